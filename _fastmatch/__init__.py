@@ -1,0 +1,29 @@
+"""Audit-policy rule matcher: a Cython core with a plain Python twin.
+
+``Matcher`` is the compiled twin when it is built and not disabled, else the
+Python twin. Set ``AUDITPIPE_NO_EXTENSIONS=1`` to select the Python twin on
+purpose; ``USING_EXTENSION`` tells which one is active.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from ._matcher_py import PyMatcher, Request, Rule
+
+NO_EXTENSIONS = bool(os.environ.get("AUDITPIPE_NO_EXTENSIONS"))
+
+if TYPE_CHECKING or NO_EXTENSIONS:
+    Matcher = PyMatcher
+    USING_EXTENSION = False
+else:
+    try:
+        from ._matcher_c import CMatcher as Matcher  # type: ignore[assignment]
+
+        USING_EXTENSION = True
+    except ImportError:  # not built: the tests refuse this unless NO_EXTENSIONS is set
+        Matcher = PyMatcher
+        USING_EXTENSION = False
+
+__all__ = ["Matcher", "PyMatcher", "Request", "Rule", "USING_EXTENSION", "NO_EXTENSIONS"]

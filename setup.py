@@ -1,0 +1,30 @@
+"""Build the Cython matcher. All metadata lives in pyproject.toml.
+
+AUDITPIPE_NO_EXTENSIONS=1 skips the extension (the pure-Python twin is used).
+"""
+
+import os
+
+from setuptools import Extension, setup
+
+ext_modules = []
+if not os.environ.get("AUDITPIPE_NO_EXTENSIONS"):
+    from Cython.Build import cythonize
+
+    ext_modules = cythonize(
+        [
+            Extension(
+                "_fastmatch._matcher_c",
+                ["_fastmatch/_matcher_c.pyx"],
+                extra_compile_args=["-O2"],
+            )
+        ],
+        compiler_directives={
+            "language_level": "3",
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+        },
+    )
+
+setup(ext_modules=ext_modules)
