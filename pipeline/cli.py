@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
+from pathlib import Path
 from typing import IO, Any
 
 import msgspec
@@ -207,7 +208,7 @@ def cmd_policy_explain(args: argparse.Namespace) -> int:
     intended: Any = None
     intended_error = ""
     if loaded.warnings:
-        fixed = policy_mod.with_suggestions_applied(open(args.policy, encoding="utf-8").read())
+        fixed = policy_mod.with_suggestions_applied(Path(args.policy).read_text(encoding="utf-8"))
         try:
             intended_policy = policy_mod.from_mapping(fixed or {}, source=args.policy)
             intended = Matcher(intended_policy.matcher_rules())

@@ -18,7 +18,8 @@ def _open(path: str) -> BinaryIO:
         return sys.stdin.buffer
     raw = open(path, "rb")
     if raw.peek(2)[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        raw.close()
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return raw
 
 
