@@ -1,0 +1,332 @@
+"""End-to-end throughput against the real broker, with its baselines in the same run.
+
+    python bench/e2e.py [--events 1000000] [--rate 5000] [--latency-secs 20]
+
+1. Fills an input topic with N generated events (kcat, a librdkafka client,
+   so filling is not what we measure).
+2. Runs, one after the other, each as its own process on the same backlog with
+   the same batching (getmany of up to 2,000 records, one idempotent acks=all
+   producer, commit after delivery):
+   - passthrough: forwards the bytes unchanged: the ceiling this client and
+     broker allow on this machine;
+   - naive: the same loop with the naive transform (json module, dicts, a
+     Python loop over the rules);
+   - auditpipe: the real service (`auditpipe run --config`), 1 worker, then
+     2 workers (one per core).
+   Each run ends when its consumer group has committed every input offset;
+   events/s and MB/s are over that time. RSS is sampled every 0.5 s.
+3. Latency: auditpipe at a fixed moderate input rate; p50/p99 of (output
+   record timestamp - input record timestamp) per event.
+
+Prints a Markdown table and writes bench/results/e2e.json. Uses
+KAFKA_BOOTSTRAP_SERVERS, else starts scripts/kafka-dev.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BATCH = 2000
+POLICY = ROOT / "configs" / "policies" / "volume-cut.yaml"
+
+
+# --------------------------------------------------------------------------- roles (child processes)
+
+async def _forward(bootstrap: str, src: str, dst: str, group: str, transform: str) -> None:
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    policy_doc = None
+    if transform == "naive":
+        import yaml
+
+        from bench.naive import naive_process
+
+        policy_doc = yaml.safe_load(POLICY.read_text())
+    consumer = AIOKafkaConsumer(src, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
+                                auto_offset_reset="earliest", max_poll_records=BATCH)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+                                linger_ms=5, compression_type="lz4", max_batch_size=1048576)
+    await consumer.start()
+    await producer.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    try:
+        while not stop.is_set():
+            data = await consumer.getmany(timeout_ms=500, max_records=BATCH)
+            if not data:
+                continue
+            futures = []
+            for tp, records in data.items():
+                values = [r.value for r in records]
+                if policy_doc is not None:
+                    values = naive_process(values, policy_doc, "bench")
+                for v in values:
+                    futures.append(await producer.send(dst, v))
+            await asyncio.gather(*futures)
+            await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in data.items()})
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+# --------------------------------------------------------------------------- harness
+
+def _rss_kb(pid: int) -> int:
+    total = 0
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    except FileNotFoundError:
+        children = []
+    for p in [str(pid), *children]:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+async def _committed(bootstrap: str, group: str, topic: str) -> int:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    except Exception:
+        return 0
+    finally:
+        await admin.close()
+    return sum(meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset > 0)
+
+
+def _run_until_done(cmd: list[str], bootstrap: str, group: str, topic: str, total: int,
+                    env: dict[str, str] | None = None, timeout: float = 1800) -> dict[str, Any]:
+    log = open(Path(tempfile.gettempdir()) / f"e2e-{group}.log", "wb")
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
+                            start_new_session=True)
+    rss: list[tuple[float, int]] = []
+    done = 0
+    try:
+        while time.perf_counter() - started < timeout:
+            time.sleep(0.5)
+            rss.append((round(time.perf_counter() - started, 1), _rss_kb(proc.pid)))
+            if proc.poll() is not None:
+                raise RuntimeError(f"{cmd} exited early with {proc.returncode}; see {log.name}")
+            done = asyncio.run(_committed(bootstrap, group, topic))
+            if done >= total:
+                break
+        elapsed = time.perf_counter() - started
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+    return {"seconds": elapsed, "committed": done, "rss_kb": rss}
+
+
+def _fill(bootstrap: str, topic: str, events: list[bytes], partitions: int) -> int:
+    from tests.kafka.util import create_topics
+
+    asyncio.run(create_topics(bootstrap, [topic], partitions))
+    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as f:
+        for e in events:
+            f.write(e + b"\n")
+        name = f.name
+    subprocess.run(["kcat", "-P", "-b", bootstrap, "-t", topic, "-z", "lz4", "-X", "linger.ms=20",
+                    "-X", "batch.num.messages=10000", "-l", name], check=True)
+    os.unlink(name)
+    return sum(len(e) for e in events)
+
+
+def _service_config(tmp: Path, bootstrap: str, src: str, dst: str, group: str, metrics_port: int) -> Path:
+    cfg = tmp / f"{group}.yaml"
+    cfg.write_text(f"""
+policy: {POLICY}
+enrichment: {{cluster_name: bench}}
+default_output: {{name: out, topic: {dst}}}
+metrics: {{port: {metrics_port}, host: 127.0.0.1}}
+log_level: WARNING
+kafka:
+  bootstrap_servers: "{bootstrap}"
+  group_id: {group}
+  input_topics: [{src}]
+  dead_letter_topic: {dst}.dlq
+  fetch_max_records: {BATCH}
+""")
+    return cfg
+
+
+async def _latencies(bootstrap: str, src: str, dst: str) -> list[float]:
+    from aiokafka import AIOKafkaConsumer
+
+    sent: dict[str, int] = {}
+    got: dict[str, int] = {}
+    for topic, store in ((src, sent), (dst, got)):
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                    enable_auto_commit=False)
+        await consumer.start()
+        idle = 0
+        while idle < 4:
+            data = await consumer.getmany(timeout_ms=500, max_records=10000)
+            if not data:
+                idle += 1
+                continue
+            idle = 0
+            for records in data.values():
+                for r in records:
+                    aid = json.loads(r.value)["auditID"] if topic == dst else r.key.decode()
+                    store.setdefault(aid, r.timestamp)
+        await consumer.stop()
+    return sorted(got[a] - sent[a] for a in got if a in sent)
+
+
+def _paced_produce(bootstrap: str, topic: str, events: list[bytes], rate: int) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    async def go() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1, acks="all")
+        await producer.start()
+        start = time.perf_counter()
+        for i, value in enumerate(events):
+            target = start + i / rate
+            delay = target - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            aid = json.loads(value)["auditID"]
+            await producer.send(topic, value, key=aid.encode())
+        await producer.flush()
+        await producer.stop()
+
+    asyncio.run(go())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--rate", type=int, default=5000, help="events/s for the latency run")
+    parser.add_argument("--latency-secs", type=int, default=20)
+    parser.add_argument("--only", default="passthrough,naive,auditpipe,auditpipe-2w,latency")
+    parser.add_argument("--role", choices=["passthrough", "naive"])
+    parser.add_argument("--args", nargs="*")
+    args = parser.parse_args()
+    if args.role:
+        bootstrap, src, dst, group = args.args
+        asyncio.run(_forward(bootstrap, src, dst, group, args.role))
+        return
+
+    from bench.data import make_events
+    from tests.kafka.util import free_port
+
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        out = subprocess.run([str(ROOT / "scripts" / "kafka-dev"), "start"], check=True, capture_output=True,
+                             text=True).stdout
+        bootstrap = out.strip().splitlines()[-1]
+    tag = uuid.uuid4().hex[:6]
+    src = f"bench-in-{tag}"
+    print(f"generating {args.events:,} events ...", flush=True)
+    events = make_events(args.events, seed=0)
+    size = _fill(bootstrap, src, events, args.partitions)
+    print(f"filled {src}: {args.events:,} events, {size / 1e6:.1f} MB", flush=True)
+    results: dict[str, Any] = {"events": args.events, "input_bytes": size, "partitions": args.partitions,
+                               "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, "
+                               f"{os.cpu_count()} cores, Python {platform.python_version()}", "runs": {}}
+    tmp = Path(tempfile.mkdtemp())
+    py = sys.executable
+    plan = [name for name in args.only.split(",")]
+    for name in plan:
+        if name == "latency":
+            continue
+        group = f"bench-{name}-{tag}"
+        dst = f"bench-out-{name}-{tag}"
+        if name in ("passthrough", "naive"):
+            cmd = [py, str(Path(__file__)), "--role", name, "--args", bootstrap, src, dst, group]
+        else:
+            cfg = _service_config(tmp, bootstrap, src, dst, group, free_port())
+            workers = "2" if name.endswith("2w") else "1"
+            cmd = [py, "-m", "pipeline", "run", "--config", str(cfg), "--workers", workers]
+        print(f"running {name} ...", flush=True)
+        run = _run_until_done(cmd, bootstrap, group, src, args.events)
+        run["events_per_sec"] = args.events / run["seconds"]
+        run["mb_per_sec"] = size / run["seconds"] / 1e6
+        run["peak_rss_mb"] = max(kb for _, kb in run["rss_kb"]) / 1024
+        results["runs"][name] = run
+        print(f"  {name}: {run['events_per_sec']:,.0f} events/s, {run['mb_per_sec']:.1f} MB/s, "
+              f"{run['seconds']:.1f} s, peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
+
+    if "latency" in plan:
+        n = args.rate * args.latency_secs
+        lsrc, ldst, group = f"lat-in-{tag}", f"lat-out-{tag}", f"lat-{tag}"
+        from tests.kafka.util import create_topics
+
+        asyncio.run(create_topics(bootstrap, [lsrc, ldst], 1))
+        cfg = _service_config(tmp, bootstrap, lsrc, ldst, group, free_port())
+        # A policy that keeps every event, so every input has a latency.
+        keep_all = tmp / "keep-all.yaml"
+        keep_all.write_text("apiVersion: audit.k8s.io/v1\nkind: Policy\nrules: [{level: Metadata}]\n")
+        cfg.write_text(cfg.read_text().replace(str(POLICY), str(keep_all)))
+        proc = subprocess.Popen([py, "-m", "pipeline", "run", "--config", str(cfg)], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(5)
+        print(f"latency run: {n:,} events at {args.rate:,}/s ...", flush=True)
+        _paced_produce(bootstrap, lsrc, make_events(n, seed=1), args.rate)
+        time.sleep(5)
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(60)
+        lat = asyncio.run(_latencies(bootstrap, lsrc, ldst))
+        results["latency"] = {"rate": args.rate, "events": len(lat),
+                              "p50_ms": lat[len(lat) // 2], "p99_ms": lat[int(len(lat) * 0.99)],
+                              "max_ms": lat[-1]}
+        print(f"  latency at {args.rate}/s: p50 {lat[len(lat) // 2]} ms, p99 {lat[int(len(lat) * 0.99)]} ms",
+              flush=True)
+
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "e2e.json").write_text(json.dumps(results, indent=1))
+    print(table(results))
+
+
+def table(results: dict[str, Any]) -> str:
+    runs = results["runs"]
+    ceiling = runs.get("passthrough", {}).get("events_per_sec")
+    naive = runs.get("naive", {}).get("events_per_sec")
+    lines = [f"End to end, {results['events']:,} events ({results['input_bytes'] / 1e6:.0f} MB), "
+             f"{results['partitions']} partitions, {results['date']}, {results['machine']}", "",
+             "| pipeline | events/s | MB/s | vs pass-through | vs naive | peak RSS |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name, run in runs.items():
+        eps = run["events_per_sec"]
+        vs_c = f"{eps / ceiling:.0%}" if ceiling else "-"
+        vs_n = f"{eps / naive:.1f}x" if naive else "-"
+        lines.append(f"| {name} | {eps:,.0f} | {run['mb_per_sec']:.1f} | {vs_c} | {vs_n} | "
+                     f"{run['peak_rss_mb']:.0f} MB |")
+    if "latency" in results:
+        lat = results["latency"]
+        lines += ["", f"Latency at {lat['rate']:,} events/s: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms "
+                  f"(max {lat['max_ms']} ms, {lat['events']:,} events)"]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
