@@ -12,8 +12,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 from msgspec import Raw
 
@@ -22,8 +20,6 @@ from .events import LEVEL_RANK, LEVELS, Fields
 _REQUEST = LEVEL_RANK["Request"]
 _REQUEST_RESPONSE = LEVEL_RANK["RequestResponse"]
 _LEVEL_RAW = {name: Raw(msgspec.json.encode(name)) for name in LEVELS}
-_MANAGED = b'"managedFields"'
-_decode_any = msgspec.json.decode
 _encode = msgspec.json.encode
 
 
@@ -31,37 +27,82 @@ def applied_rank(policy_level: str, recorded_level: str) -> int:
     return min(LEVEL_RANK[policy_level], LEVEL_RANK[recorded_level])
 
 
-def _strip_object(obj: Any) -> None:
-    if not isinstance(obj, dict):
-        return
-    meta = obj.get("metadata")
-    if isinstance(meta, dict):
-        meta.pop("managedFields", None)
-    items = obj.get("items")
-    if isinstance(items, list):
-        for item in items:
-            if isinstance(item, dict) and isinstance(item.get("metadata"), dict):
-                item["metadata"].pop("managedFields", None)
-    if obj.get("kind") == "Table":
-        rows = obj.get("rows")
-        if isinstance(rows, list):
-            for row in rows:
-                if isinstance(row, dict):
-                    _strip_object(row.get("object"))
+_decode_object = msgspec.json.Decoder(dict[str, Raw]).decode
+_decode_array = msgspec.json.Decoder(list[Raw]).decode
+_decode_str = msgspec.json.Decoder(str).decode
+
+
+def _object(raw: Raw) -> dict[str, Raw] | None:
+    try:
+        return _decode_object(raw)
+    except msgspec.ValidationError:
+        return None  # not an object: kube-apiserver keeps such bodies unchanged, so do we
+
+
+def _cut(raw: Raw) -> Raw | None:
+    """``raw`` without managedFields, or None if there were none.
+
+    Only the path down to ``metadata`` is decoded, as ``dict[str, Raw]``:
+    everything else stays raw bytes, so a 300 KB body costs one scan, not a
+    tree of Python objects.
+    """
+    obj = _object(raw)
+    if obj is None:
+        return None
+    changed = False
+    meta_raw = obj.get("metadata")
+    if meta_raw is not None:
+        meta = _object(meta_raw)
+        if meta is not None and "managedFields" in meta:
+            del meta["managedFields"]
+            obj["metadata"] = Raw(_encode(meta))
+            changed = True
+    items_raw = obj.get("items")
+    if items_raw is not None:
+        changed |= _cut_each(obj, "items", items_raw, None)
+    kind_raw = obj.get("kind")
+    if kind_raw is not None and bytes(kind_raw) == b'"Table"' and "rows" in obj:
+        changed |= _cut_each(obj, "rows", obj["rows"], "object")
+    return Raw(_encode(obj)) if changed else None
+
+
+def _cut_each(obj: dict[str, Raw], key: str, raw: Raw, inner: str | None) -> bool:
+    try:
+        elements = _decode_array(raw)
+    except msgspec.ValidationError:
+        return False
+    changed = False
+    for i, element in enumerate(elements):
+        if inner is None:
+            new = _cut(element)
+        else:  # a Table row: the object sits one level down
+            row = _object(element)
+            target = row.get(inner) if row is not None else None
+            new = None
+            if row is not None and target is not None:
+                cut = _cut(target)
+                if cut is not None:
+                    row[inner] = cut
+                    new = Raw(_encode(row))
+        if new is not None:
+            elements[i] = new
+            changed = True
+    if changed:
+        obj[key] = Raw(_encode(elements))
+    return changed
 
 
 def without_managed_fields(body: Raw) -> Raw:
     """``body`` with managedFields removed; the same Raw when it has none."""
-    data = bytes(body)
-    if _MANAGED not in data:  # cheap test first: most bodies need no re-encode
-        return body
-    obj = _decode_any(data)
-    _strip_object(obj)
-    return Raw(_encode(obj))
+    return _cut(body) or body
 
 
 def apply_level(fields: Fields, rank: int, recorded: str, verb: str, omit_managed_fields: bool) -> None:
-    """Cut ``fields`` (in place) down to the applied level ``rank``."""
+    """Cut ``fields`` (in place) down to the applied level ``rank``.
+
+    ``omit_managed_fields`` should be False when the record's bytes hold no
+    ``"managedFields"`` at all: the caller tests that once on the whole record.
+    """
     if rank < _REQUEST:
         fields.pop("requestObject", None)
     if rank < _REQUEST_RESPONSE:

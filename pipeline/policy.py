@@ -115,6 +115,7 @@ class CompiledRule:
     level: str
     omit_stages: frozenset[str]
     omit_managed_fields: bool
+    rank: int  # position of ``level`` in LEVELS, for the hot path
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +134,8 @@ class LoadedPolicy:
         out = []
         for i, r in enumerate(self.policy.rules):
             omf = self.policy.omitManagedFields if r.omitManagedFields is None else r.omitManagedFields
-            out.append(CompiledRule(i, r.level, frozenset(global_stages | set(r.omitStages)), omf))
+            out.append(CompiledRule(i, r.level, frozenset(global_stages | set(r.omitStages)), omf,
+                                    LEVEL_RANK.get(r.level, 0)))
         return out
 
     @property

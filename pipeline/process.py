@@ -141,39 +141,54 @@ class Processor:
         matches = self._policy_matcher.first_many([e.request for e in events])
         kept: list[tuple[Event, int, int, int]] = []  # (event, rule index, applied rank, record index)
         rules = self._rules
+        in_levels = [0, 0, 0, 0]
+        out_levels = [0, 0, 0, 0]
+        dropped_by_rule = stats.dropped_by_rule
+        dropped_by_stage = stats.dropped_by_stage
         for event, rule_index, owner in zip(events, matches, owners):
-            stats.in_by_level[event.level] += 1
+            recorded = LEVEL_RANK[event.level]
+            in_levels[recorded] += 1
             if rule_index == NO_RULE:
-                stats.dropped_by_rule[NO_RULE] += 1
+                dropped_by_rule[NO_RULE] += 1
                 continue
             rule = rules[rule_index]
-            if rule.level == "None":
-                stats.dropped_by_rule[rule_index] += 1
+            rank = rule.rank if rule.rank < recorded else recorded
+            if rank == 0:
+                # Level None, or recorded at None (kube-apiserver never writes that): nothing to keep.
+                dropped_by_rule[rule_index] += 1
                 continue
             if event.stage in rule.omit_stages:
-                stats.dropped_by_stage[rule_index] += 1
+                dropped_by_stage[rule_index] += 1
                 continue
-            rank = min(LEVEL_RANK[rule.level], LEVEL_RANK[event.level])
-            if rank == 0:
-                # Recorded at None: kube-apiserver never writes such an event; nothing to keep.
-                stats.dropped_by_rule[rule_index] += 1
-                continue
-            apply_level(event.fields, rank, event.level, event.verb, rule.omit_managed_fields)
+            # One scan of the record decides whether any body can hold managed fields.
+            omf = rule.omit_managed_fields and b"managedFields" in event.raw
+            apply_level(event.fields, rank, event.level, event.verb, omf)
+            out_levels[rank] += 1
             kept.append((event, rule_index, rank, owner))
+        for rank, name in enumerate(LEVELS):
+            if in_levels[rank]:
+                stats.in_by_level[name] += in_levels[rank]
+            if out_levels[rank]:
+                stats.out_by_level[name] += out_levels[rank]
 
         routes = self._route(kept)
         outputs: dict[str, list[OutRecord]] = {}
         kept_records: list[OutRecord] = []
+        enrich = self._annotate if self._enrich else None
+        by_output = stats.out_by_output
         for (event, rule_index, rank, owner), names in zip(kept, routes):
-            if self._enrich:
-                self._annotate(event, rule_index)
+            if enrich is not None:
+                enrich(event, rule_index)
             record = OutRecord(event.audit_id.encode(), _encode(event.fields), owner)
             kept_records.append(record)
-            stats.events_out += 1
-            stats.out_by_level[LEVELS[rank]] += 1
             for name in names:
-                outputs.setdefault(name, []).append(record)
-                stats.out_by_output[name] += 1
+                bucket = outputs.get(name)
+                if bucket is None:
+                    outputs[name] = bucket = []
+                bucket.append(record)
+        for name, bucket in outputs.items():
+            by_output[name] += len(bucket)
+        stats.events_out = len(kept_records)
         return Batch(kept_records, outputs, dead, stats)
 
     def _route(self, kept: list[tuple[Event, int, int, int]]) -> list[list[str]]:
