@@ -50,6 +50,8 @@ POLICY = ROOT / "configs" / "policies" / "volume-cut.yaml"
 async def _forward(bootstrap: str, src: str, dst: str, group: str, transform: str) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+    from pipeline.sink import Send, send_batches
+
     policy_doc = None
     if transform == "naive":
         import yaml
@@ -70,14 +72,16 @@ async def _forward(bootstrap: str, src: str, dst: str, group: str, transform: st
             data = await consumer.getmany(timeout_ms=500, max_records=BATCH)
             if not data:
                 continue
-            futures = []
+            sends = []
             for tp, records in data.items():
-                values = [r.value for r in records]
                 if policy_doc is not None:
-                    values = naive_process(values, policy_doc, "bench")
-                for v in values:
-                    futures.append(await producer.send(dst, v))
-            await asyncio.gather(*futures)
+                    values = naive_process([r.value for r in records], policy_doc, "bench")
+                    sends.extend(Send(dst, json.loads(v)["auditID"].encode(), v) for v in values)
+                else:
+                    sends.extend(Send(dst, r.key, r.value) for r in records)
+            # The same batching as the service: aiokafka's batch API, one future per partition batch.
+            pending = await send_batches(producer, sends)
+            await asyncio.gather(*(p.future for p in pending))
             await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in data.items()})
     finally:
         await consumer.stop()

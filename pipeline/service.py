@@ -29,8 +29,9 @@ from aiokafka.errors import KafkaConnectionError, KafkaError, MessageSizeTooLarg
 
 from . import policy as policy_mod
 from .config import Config, Kafka
-from .errors import RecordError
+from .errors import ReasonCode, RecordError
 from .process import Batch, Processor
+from .sink import Pending, Send, send_batches
 from .telemetry import Metrics
 
 log = logging.getLogger("auditpipe")
@@ -82,9 +83,8 @@ class InFlight:
     """One polled batch whose records are on their way to the broker."""
 
     offsets: dict[TopicPartition, int]  # next offset to commit, per partition
-    futures: list[asyncio.Future[Any]]
+    pending: list[Pending]
     started: float
-    resend: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]] | None]]
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -233,25 +233,21 @@ class Service:
         started = time.perf_counter()
         batch = self.processor.process(values, sources)
         self.metrics.observe_batch(batch.stats, time.perf_counter() - started)
-        sends = self._sends(batch, origin)
-        futures = await self._send_all(sends)
-        self.inflight.append(InFlight(offsets, futures, time.perf_counter(), sends))
+        pending = await self._send_all(self._sends(batch, origin))
+        self.inflight.append(InFlight(offsets, pending, time.perf_counter()))
 
-    def _sends(self, batch: Batch, origin: list[Any]) -> list[tuple[str, bytes | None, bytes,
-                                                                    list[tuple[str, bytes]] | None]]:
-        sends: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]] | None]] = []
+    def _sends(self, batch: Batch, origin: list[Any]) -> list[Send]:
+        sends: list[Send] = []
         for name, records in batch.outputs.items():
             topic = self.topics[name]
             assert topic is not None
-            for r in records:
-                sends.append((topic, r.key, r.value, None))
+            sends.extend(Send(topic, r.key, r.value) for r in records)
         for index, error in batch.dead_letters:
             rec = origin[index]
             sends.append(self._dead_letter(error, rec.key, list(rec.headers or ())))
         return sends
 
-    def _dead_letter(self, error: RecordError, key: bytes | None,
-                     headers: list[tuple[str, bytes]]) -> tuple[str, bytes | None, bytes, list[tuple[str, bytes]]]:
+    def _dead_letter(self, error: RecordError, key: bytes | None, headers: list[tuple[str, bytes]]) -> Send:
         topic, _, rest = error.source.partition("/")
         partition, _, offset = rest.partition("/")
         value = error.raw
@@ -267,24 +263,22 @@ class Service:
             value = value[:DEAD_LETTER_MAX_BYTES]
         self.metrics.dead.labels(error.code.value).inc()
         log.warning(kv("Dead-lettered a record.", source=error.source, reason=error.code.value, path=error.path))
-        return self.k.dead_letter_topic, key, value, headers + extra
+        return Send(self.k.dead_letter_topic, key, value, headers + extra)
 
-    async def _send_all(self, sends: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]] | None]]
-                        ) -> list[asyncio.Future[Any]]:
+    async def _send_all(self, sends: list[Send]) -> list[Pending]:
         assert self.producer is not None
-        futures = []
-        for topic, key, value, headers in sends:
-            # send() waits only when the producer's buffer is full: that is our backpressure.
-            futures.append(await self.producer.send(topic, value, key=key, headers=headers))
-            if topic != self.k.dead_letter_topic:
-                self.metrics.events_out.labels(topic).inc()
-        return futures
+        pending = await send_batches(self.producer, sends)
+        dead_topic = self.k.dead_letter_topic
+        for p in pending:
+            if p.topic != dead_topic:
+                self.metrics.events_out.labels(p.topic).inc(len(p.sends))
+        return pending
 
     async def _settle(self, block: bool) -> None:
         """Commit every finished batch at the head of the queue (in order)."""
         while self.inflight:
             head = self.inflight[0]
-            if not block and not all(f.done() for f in head.futures):
+            if not block and not all(p.future.done() for p in head.pending):
                 return
             await self._deliver(head)
             self.inflight.popleft()
@@ -294,36 +288,33 @@ class Service:
     async def _deliver(self, batch: InFlight) -> None:
         attempts = 0
         while True:
-            results = await asyncio.gather(*batch.futures, return_exceptions=True)
-            failed = [i for i, r in enumerate(results) if isinstance(r, BaseException)]
+            results = await asyncio.gather(*(p.future for p in batch.pending), return_exceptions=True)
+            failed = [p for p, r in zip(batch.pending, results) if isinstance(r, BaseException)]
+            errors = [r for r in results if isinstance(r, BaseException)]
             if not failed:
                 self.metrics.delivery_seconds.observe(time.perf_counter() - batch.started)
                 return
-            first = results[failed[0]]
-            retriable = all(getattr(results[i], "retriable", False) or isinstance(results[i], KafkaConnectionError)
-                            for i in failed)
-            too_large = [i for i in failed if isinstance(results[i], MessageSizeTooLargeError)]
-            if too_large and len(too_large) == len(failed):
-                # An output the broker refuses for its size: dead-letter it rather than stall.
-                resend = []
-                for i in too_large:
-                    topic, key, value, headers = batch.resend[i]
-                    error = RecordError(code=_too_large_code(), message="output event larger than the broker "
-                                        f"accepts ({len(value)} bytes) for topic {topic}", path="$",
-                                        raw=value, source=f"{topic}/-/-")
-                    resend.append(self._dead_letter(error, key, headers or []))
-                batch.futures = await self._send_all(resend)
-                batch.resend = resend
-                continue
+            resend: list[Send] = []
+            for p, exc in zip(failed, errors):
+                if isinstance(exc, MessageSizeTooLargeError) and p.topic != self.k.dead_letter_topic:
+                    # Outputs the broker refuses for their size: dead-letter them rather than stall.
+                    for s in p.sends:
+                        error = RecordError(code=ReasonCode.TOO_LARGE, message="output event larger than the "
+                                            f"broker accepts ({len(s.value)} bytes) for topic {p.topic}",
+                                            path="$", raw=s.value, source=f"{p.topic}/-/-")
+                        resend.append(self._dead_letter(error, s.key, s.headers or []))
+                elif getattr(exc, "retriable", False) or isinstance(exc, (KafkaConnectionError,
+                                                                             asyncio.TimeoutError)):
+                    resend.extend(p.sends)  # the acknowledged batches are not sent again
+                else:
+                    raise RuntimeError(f"delivery to {p.topic}[{p.partition}] failed: {exc!r}")
             attempts += 1
-            if not retriable or attempts > 20:
-                raise RuntimeError(f"delivery failed: {first!r}")
-            log.warning(kv("Delivery failed, sending the batch again.", error=repr(first), attempt=attempts))
+            if attempts > 20:
+                raise RuntimeError(f"delivery failed after {attempts} attempts: {errors[0]!r}")
+            log.warning(kv("Delivery failed, sending again.", error=repr(errors[0]), records=len(resend),
+                           attempt=attempts))
             await asyncio.sleep(min(0.5 * attempts, 5.0))
-            # Resend the failed records only; the others were acknowledged.
-            retry = [batch.resend[i] for i in failed]
-            batch.futures = await self._send_all(retry)
-            batch.resend = retry
+            batch.pending = await self._send_all(resend)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self.consumer is not None
@@ -355,12 +346,6 @@ class Service:
                 continue
             if position is not None:
                 self.metrics.lag.labels(tp.topic, str(tp.partition)).set(max(high - position, 0))
-
-
-def _too_large_code() -> Any:
-    from .errors import ReasonCode
-
-    return ReasonCode.TOO_LARGE
 
 
 def _configure_logging(level: str) -> None:
