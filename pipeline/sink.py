@@ -49,13 +49,13 @@ async def send_batches(producer: AIOKafkaProducer, sends: Sequence[Send]) -> lis
     """
     partitions: dict[str, list[int]] = {}
     groups: dict[tuple[str, int], list[Send]] = {}
-    for s in sends:
+    for index, s in enumerate(sends):
         parts = partitions.get(s.topic)
         if parts is None:
             parts = partitions[s.topic] = sorted(await producer.partitions_for(s.topic))
         if s.key is None:
-            # Unkeyed records (dead letters without a key): spread by position.
-            p = parts[len(groups) % len(parts)]
+            # Unkeyed records (e.g. dead letters of unkeyed input): spread round-robin.
+            p = parts[index % len(parts)]
         else:
             p = _partitioner(s.key, parts, parts)
         bucket = groups.get((s.topic, p))
