@@ -13,8 +13,9 @@ demo: venv
 # The whole suite: unit tests, both matcher twins, and the Kafka tests against a real
 # broker (started by scripts/kafka-dev unless KAFKA_BOOTSTRAP_SERVERS is set).
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest bench -q --benchmark-disable
 	AUDITPIPE_NO_EXTENSIONS=1 $(PY) -m pytest -m "not kafka" -q
+	$(PY) -m pytest
 
 test-unit: venv
 	$(PY) -m pytest -m "not kafka"
