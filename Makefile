@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test test-unit test-pure venv build bench bench-quick bench-e2e broker-start broker-stop clean
+.PHONY: demo test test-unit venv build bench bench-quick bench-e2e bench-table broker-start broker-stop clean
 
 # Create the virtualenv, install (compiling the Cython matcher) and run the main job
 # on the bundled sample events with the bundled policy (no Kafka needed).
@@ -39,6 +39,14 @@ bench-quick: venv
 
 bench-e2e: venv
 	$(PY) bench/e2e.py
+
+# Every row of the README's benchmark table, measured in one run.
+bench-table: venv
+	mkdir -p bench/results
+	$(PY) -m pytest bench -q --benchmark-json=bench/results/micro.json
+	$(PY) bench/e2e.py
+	$(PY) bench/table.py > bench/results/TABLE.md
+	cat bench/results/TABLE.md
 
 broker-start:
 	scripts/kafka-dev start

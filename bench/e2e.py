@@ -62,7 +62,8 @@ async def _forward(bootstrap: str, src: str, dst: str, group: str, transform: st
     consumer = AIOKafkaConsumer(src, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
                                 auto_offset_reset="earliest", max_poll_records=BATCH)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
-                                linger_ms=5, compression_type="lz4", max_batch_size=1048576)
+                                linger_ms=5, compression_type=os.environ.get("E2E_COMPRESSION", "lz4") or None,
+                                max_batch_size=1048576)
     await consumer.start()
     await producer.start()
     stop = asyncio.Event()
@@ -79,9 +80,14 @@ async def _forward(bootstrap: str, src: str, dst: str, group: str, transform: st
                     sends.extend(Send(dst, None, v) for v in values)
                 else:
                     sends.extend(Send(dst, r.key, r.value) for r in records)
-            # The same batching as the service: aiokafka's batch API, one future per partition batch.
-            pending = await send_batches(producer, sends)
-            await asyncio.gather(*(p.future for p in pending))
+            if transform == "passthrough-send":
+                # The step before the batch API: one send() (and one future) per record.
+                futures = [await producer.send(s.topic, s.value, key=s.key) for s in sends]
+                await asyncio.gather(*futures)
+            else:
+                # The same batching as the service: aiokafka's batch API, one future per partition batch.
+                pending = await send_batches(producer, sends)
+                await asyncio.gather(*(p.future for p in pending))
             await consumer.commit({tp: rs[-1].offset + 1 for tp, rs in data.items()})
     finally:
         await consumer.stop()
@@ -266,7 +272,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=5000, help="events/s for the latency run")
     parser.add_argument("--latency-secs", type=int, default=20)
     parser.add_argument("--only", default="passthrough,naive,auditpipe,auditpipe-2w,auditpipe-keepall,latency")
-    parser.add_argument("--role", choices=["passthrough", "naive"])
+    parser.add_argument("--role", choices=["passthrough", "passthrough-send", "naive"])
     parser.add_argument("--args", nargs="*")
     args = parser.parse_args()
     if args.role:
@@ -299,17 +305,27 @@ def main() -> None:
             continue
         group = f"bench-{name}-{tag}"
         dst = f"bench-out-{name}-{tag}"
-        if name in ("passthrough", "naive"):
-            cmd = [py, str(Path(__file__)), "--role", name, "--args", bootstrap, src, dst, group]
+        env = None
+        if name.endswith("nocomp") and not name.startswith("auditpipe"):
+            env = {**os.environ, "E2E_COMPRESSION": ""}  # no output compression
+            name_role = name.removesuffix("-nocomp")
+        else:
+            name_role = name
+        if name_role in ("passthrough", "passthrough-send", "naive"):
+            cmd = [py, str(Path(__file__)), "--role", name_role, "--args", bootstrap, src, dst, group]
         else:
             cfg = _service_config(tmp, bootstrap, src, dst, group, free_port())
-            if name.endswith("keepall"):
+            if "keepall" in name:
                 # Every event out with its bodies: the same output volume as the pass-through.
                 cfg.write_text(cfg.read_text().replace(str(POLICY), str(_keep_all(tmp, "RequestResponse"))))
             workers = "2" if name.endswith("2w") else "1"
             cmd = [py, "-m", "pipeline", "run", "--config", str(cfg), "--workers", workers]
+            if name.endswith("asyncio"):
+                env = {**os.environ, "AUDITPIPE_NO_UVLOOP": "1"}  # measure what uvloop buys
+            if name.endswith("nocomp"):
+                cfg.write_text(cfg.read_text() + "  compression: none\n")
         print(f"running {name} ...", flush=True)
-        run = _run_until_done(cmd, bootstrap, group, src, args.events)
+        run = _run_until_done(cmd, bootstrap, group, src, args.events, env=env)
         run["events_per_sec"] = run["steady_events_per_sec"]
         run["mb_per_sec"] = run["events_per_sec"] * size / args.events / 1e6
         run["peak_rss_mb"] = max(kb for _, kb in run["rss_kb"]) / 1024

@@ -356,12 +356,14 @@ def _configure_logging(level: str) -> None:
 
 def _run_one(config: Config, loaded: policy_mod.LoadedPolicy, port_offset: int = 0) -> int:
     _configure_logging(config.log_level)
-    try:
-        import uvloop
+    runner: Any = asyncio.run
+    if not os.environ.get("AUDITPIPE_NO_UVLOOP"):
+        try:
+            import uvloop
 
-        runner: Any = uvloop.run
-    except ImportError:
-        runner = asyncio.run
+            runner = uvloop.run
+        except ImportError:  # optional (`pip install auditpipe[fast]`): the stdlib loop works too
+            pass
     service = Service(config, loaded, port_offset)
     code: int = runner(service.run())
     return code

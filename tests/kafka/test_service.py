@@ -243,3 +243,19 @@ def test_unreachable_broker_exits_after_deadline(tmp_path: Path) -> None:
     proc = start_service(cfg, log)
     assert proc.wait(60) == 3
     assert "cannot reach Kafka at 127.0.0.1:1 within 3 s" in log.read_text()
+
+
+def test_workers_share_one_group(tmp_path: Path, kafka_broker: dict[str, Any]) -> None:
+    s = Setup(tmp_path, str(kafka_broker["bootstrap"]), partitions=4)
+    values, to_secrets, to_rest = make_events(4000, "workers")
+    s.produce(values)
+    proc = s.start("--workers", "2")
+    try:
+        secrets, rest = _expect_all(s, to_secrets, to_rest)
+    finally:
+        assert stop(proc, signal.SIGTERM) == 0, s.service_log()
+    log = s.service_log()
+    pids = {line.split("pid=")[1].split()[0] for line in log.splitlines() if "msg=Starting." in line}
+    assert len(pids) == 2, log  # two processes, one consumer group
+    assert log.count("Stopped. exit_code=0") == 2
+    assert max((secrets + rest).values()) == 1
