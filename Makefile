@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo test test-unit venv build bench bench-quick bench-e2e bench-table broker-start broker-stop clean
+.PHONY: demo test test-unit typecheck venv build bench bench-quick bench-e2e bench-table broker-start broker-stop clean
 
 # Create the virtualenv, install (compiling the Cython matcher) and run the main job
 # on the bundled sample events with the bundled policy (no Kafka needed).
@@ -27,6 +27,10 @@ $(VENV)/.installed: pyproject.toml setup.py _fastmatch/_matcher_c.pyx
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test,bench]"
 	touch $@
+
+typecheck: venv
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m mypy --strict pipeline _fastmatch
 
 build: venv
 	$(PY) setup.py build_ext --inplace

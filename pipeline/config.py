@@ -21,13 +21,13 @@ class Base(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True
     """Every config section: keyword-only, immutable, unknown keys refused."""
 
 
-class GroupResources(Base):
+class GroupResources(Base, frozen=True):
     group: str = ""
     resources: list[str] = []
     resourceNames: list[str] = []
 
 
-class Selector(Base):
+class Selector(Base, frozen=True):
     """Which events go to an output: a policy rule's fields plus ``levels``.
 
     ``levels`` selects on the applied level (after the policy). Empty lists
@@ -43,7 +43,7 @@ class Selector(Base):
     levels: list[Literal["Metadata", "Request", "RequestResponse"]] = []
 
 
-class Output(Base):
+class Output(Base, frozen=True):
     """A destination. ``topic`` is used by the Kafka service, ``path`` offline
     (``-`` is standard output)."""
 
@@ -53,30 +53,30 @@ class Output(Base):
     selector: Selector = Selector()
 
 
-class Enrichment(Base):
+class Enrichment(Base, frozen=True):
     enabled: bool = True
     annotation_prefix: str = "auditpipe.io/"
     cluster_name: str = ""
 
 
-class Limits(Base):
+class Limits(Base, frozen=True):
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
 
-class Sasl(Base):
+class Sasl(Base, frozen=True):
     mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "PLAIN"
     username: str = ""
     password: str = ""
 
 
-class Tls(Base):
+class Tls(Base, frozen=True):
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
     check_hostname: bool = True
 
 
-class Kafka(Base):
+class Kafka(Base, frozen=True):
     bootstrap_servers: str = "127.0.0.1:9092"
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl: Sasl | None = None
@@ -100,13 +100,13 @@ class Kafka(Base):
     max_poll_interval_ms: int = 300000
 
 
-class Metrics(Base):
+class Metrics(Base, frozen=True):
     enabled: bool = True
     host: str = "0.0.0.0"
     port: int = 9464
 
 
-class Config(Base):
+class Config(Base, frozen=True):
     """The whole pipeline config.
 
     ``policy`` is a path relative to the config file; without it the bundled

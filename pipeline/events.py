@@ -217,7 +217,8 @@ def _check_utf8(data: bytes) -> None:
 
 def _decode_json(data: bytes, path: str) -> Fields | list[Raw]:
     try:
-        return _decode_top(data)
+        value: Fields | list[Raw] = _decode_top(data)
+        return value
     except msgspec.ValidationError:
         raise _Reject(ReasonCode.NOT_AN_OBJECT, "Expected an object or an array", path) from None
     except msgspec.DecodeError as exc:
