@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +33,8 @@ def kafka_broker() -> Iterator[dict[str, object]]:
     """``{"bootstrap": "host:port", "owned": bool}``; owned brokers may be restarted by tests."""
     external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if external:
-        yield {"bootstrap": external, "owned": False}
+        # A SASL_PLAINTEXT listener of that broker with user auditpipe / auditpipe-secret, if any.
+        yield {"bootstrap": external, "owned": False, "sasl": os.environ.get("KAFKA_SASL_BOOTSTRAP_SERVERS")}
         return
     if not (shutil.which("java") and shutil.which("mvn")):
         _unavailable("java or mvn not found")
@@ -46,6 +48,10 @@ def kafka_broker() -> Iterator[dict[str, object]]:
     else:
         found = [w for w in status.stdout.split() if w.count(":") == 1 and w.rsplit(":", 1)[1].isdigit()]
         address = found[-1] if found else "127.0.0.1:" + os.environ.get("KAFKA_DEV_PORT", "9092")
-    yield {"bootstrap": address, "owned": True}
+    home = Path(os.environ.get("KAFKA_DEV_HOME") or ROOT / ".kafka-dev")
+    sasl_port = os.environ.get("KAFKA_DEV_SASL_PORT") or str(int(address.rsplit(":", 1)[1]) + 2)
+    # Data dirs formatted before the SASL listener existed have no SCRAM users.
+    sasl = f"127.0.0.1:{sasl_port}" if (home / "sasl-users").exists() else None
+    yield {"bootstrap": address, "owned": True, "sasl": sasl}
     if started_here:
         subprocess.run([str(KAFKA_DEV), "stop"], capture_output=True, timeout=120)

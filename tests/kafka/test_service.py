@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import time
@@ -259,3 +260,33 @@ def test_workers_share_one_group(tmp_path: Path, kafka_broker: dict[str, Any]) -
     assert len(pids) == 2, log  # two processes, one consumer group
     assert log.count("Stopped. exit_code=0") == 2
     assert max((secrets + rest).values()) == 1
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+def test_sasl_authentication(mechanism: str, tmp_path: Path, kafka_broker: dict[str, Any]) -> None:
+    sasl = kafka_broker["sasl"]
+    if sasl is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI's broker must have the SASL listener (scripts/kafka-dev formats it with the test users)")
+        pytest.skip("this broker has no SASL test users: `scripts/kafka-dev reset` re-creates them")
+    s = Setup(tmp_path, str(kafka_broker["bootstrap"]))
+    text = s.config.read_text().replace(f'bootstrap_servers: "{kafka_broker["bootstrap"]}"', f'bootstrap_servers: "{sasl}"')
+    auth = (f"  security_protocol: SASL_PLAINTEXT\n  sasl: {{mechanism: {mechanism}, username: auditpipe, "
+            "password: auditpipe-secret}\n")
+    s.config.write_text(text + auth)
+    values, to_secrets, to_rest = make_events(40, f"sasl-{mechanism}")
+    s.produce(values)
+    proc = s.start()
+    try:
+        _expect_all(s, to_secrets, to_rest)
+    finally:
+        assert stop(proc) == 0, s.service_log()
+    assert "auditpipe-secret" not in s.service_log()  # the start-up line masks it
+    assert "'password': '***'" in s.service_log()
+
+    # Wrong password: a clear failure after the start-up deadline, never a hang.
+    s.config.write_text(text.replace("startup_deadline_secs: 30", "startup_deadline_secs: 3")
+                        + auth.replace("auditpipe-secret", "wrong"))
+    proc = s.start()
+    assert proc.wait(60) == 3
+    assert "cannot reach Kafka" in s.service_log()
