@@ -326,50 +326,21 @@ def test_make_rules_shape() -> None:
         assert set(rule.get("omitStages", ())) <= STAGES
 
 
-def _matches(rule: dict[str, Any], event: dict[str, Any]) -> bool:
-    """kube-apiserver's rule check (policy/checker.go), enough for these rules."""
-    user = event["user"]
-    if rule.get("users") and user["username"] not in rule["users"]:
-        return False
-    if rule.get("userGroups") and not set(user.get("groups", ())) & set(rule["userGroups"]):
-        return False
-    if rule.get("verbs") and event["verb"] not in rule["verbs"]:
-        return False
-    ref = event.get("objectRef")
-    if rule.get("resources") or rule.get("namespaces"):
-        if ref is None:
-            return False
-        if rule.get("namespaces") and ref.get("namespace", "") not in rule["namespaces"]:
-            return False
-        if not rule.get("resources"):
-            return True
-        sub = ref.get("subresource", "")
-        combined = ref["resource"] + (f"/{sub}" if sub else "")
-        for entry in rule["resources"]:
-            if entry.get("group", "") != ref.get("apiGroup", ""):
-                continue
-            if not entry.get("resources"):
-                return True
-            if entry.get("resourceNames") and ref.get("name", "") not in entry["resourceNames"]:
-                continue
-            for pattern in entry["resources"]:
-                if pattern in (combined, "*") or (pattern.startswith("*/") and sub and pattern[2:] == sub) \
-                        or (pattern.endswith("/*") and pattern[:-2] == ref["resource"]):
-                    return True
-        return False
-    if rule.get("nonResourceURLs"):
-        if ref is not None:
-            return False
-        path = event["requestURI"].split("?")[0]
-        return any(u == "*" or u == path or (u.endswith("*") and path.startswith(u.rstrip("*")))
-                   for u in rule["nonResourceURLs"])
-    return True
-
-
 def test_make_rules_is_the_worst_case_for_a_linear_scan(events: list[dict[str, Any]]) -> None:
+    from _fastmatch import PyMatcher
+    from pipeline.events import decode_record
+    from pipeline.policy import from_mapping
+
     n = 120
     rules = make_rules(n, 3)
+    matcher = PyMatcher(from_mapping({"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+                                      "rules": rules}).matcher_rules())
     live_from = (n - 1) - (n - 1) // 10
+    decoded: list[Any] = []
+    errors: list[Any] = []
     for event in events[:3_000]:
-        first = next(i for i, rule in enumerate(rules) if _matches(rule, event))
-        assert first >= live_from, (rules[first], event["requestURI"])
+        decode_record(json.dumps(event).encode(), "synth", decoded, errors)
+    assert not errors and len(decoded) == 3_000
+    for event in decoded:
+        first = matcher.first(event.request)
+        assert first >= live_from, (rules[first], event.request)
