@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, KafkaError, MessageSizeTooLargeError
 
 from . import policy as policy_mod
@@ -37,7 +39,8 @@ from .telemetry import Metrics
 log = logging.getLogger("auditpipe")
 
 EXIT_OK, EXIT_FAILED, EXIT_UNREACHABLE = 0, 1, 3
-DEAD_LETTER_MAX_BYTES = 900_000  # under the broker's default message.max.bytes (1 MiB)
+DEFAULT_MESSAGE_MAX_BYTES = 1_048_588  # the broker's default message.max.bytes
+RECORD_OVERHEAD_BYTES = 1024  # batch and record headers, key, our headers: kept free under the limit
 
 
 def kv(message: str, **fields: Any) -> str:
@@ -117,7 +120,8 @@ class Service:
         self.stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
-        self.fatal: BaseException | None = None
+        # Largest record each topic accepts (max.message.bytes), read from the cluster at start.
+        self.max_bytes: dict[str, int] = {}
 
     # ---- lifecycle -----------------------------------------------------
 
@@ -127,16 +131,20 @@ class Service:
         deadline = time.monotonic() + k.startup_deadline_secs
         delay = 0.5
         while True:
-            self.producer = AIOKafkaProducer(
-                **opts, acks="all", enable_idempotence=True,
-                compression_type=None if k.compression == "none" else k.compression,
-                linger_ms=k.producer_linger_ms, max_batch_size=k.producer_max_batch_bytes,
-                max_request_size=k.producer_max_request_bytes)
-            self.consumer = AIOKafkaConsumer(
-                **opts, group_id=k.group_id, enable_auto_commit=False, auto_offset_reset=k.auto_offset_reset,
-                max_poll_records=k.fetch_max_records, session_timeout_ms=k.session_timeout_ms,
-                heartbeat_interval_ms=k.heartbeat_interval_ms, max_poll_interval_ms=k.max_poll_interval_ms)
             try:
+                self.max_bytes = await self._read_size_limits(opts)
+                # A batch never grows past the smallest limit, so the broker never
+                # refuses one for its size; single records over it are dead-lettered first.
+                batch_bytes = min([k.producer_max_batch_bytes, *self.max_bytes.values()]) - RECORD_OVERHEAD_BYTES
+                self.producer = AIOKafkaProducer(
+                    **opts, acks="all", enable_idempotence=True,
+                    compression_type=None if k.compression == "none" else k.compression,
+                    linger_ms=k.producer_linger_ms, max_batch_size=max(batch_bytes, 16384),
+                    max_request_size=k.producer_max_request_bytes)
+                self.consumer = AIOKafkaConsumer(
+                    **opts, group_id=k.group_id, enable_auto_commit=False, auto_offset_reset=k.auto_offset_reset,
+                    max_poll_records=k.fetch_max_records, session_timeout_ms=k.session_timeout_ms,
+                    heartbeat_interval_ms=k.heartbeat_interval_ms, max_poll_interval_ms=k.max_poll_interval_ms)
                 await self.producer.start()
                 await self.consumer.start()
                 self.consumer.subscribe(k.input_topics, listener=_Rebalance(self))
@@ -151,6 +159,45 @@ class Service:
                                error=type(exc).__name__, retry_in_secs=round(delay, 1)))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    async def _read_size_limits(self, opts: dict[str, Any]) -> dict[str, int]:
+        """max.message.bytes of every output topic and the dead-letter topic.
+
+        A topic that does not exist yet (auto-created on first write) gets the
+        broker's message.max.bytes. Where the cluster will not say (no
+        DescribeConfigs permission), the broker default is assumed.
+        """
+        topics = sorted({t for t in self.topics.values() if t} | {self.k.dead_letter_topic})
+        admin = AIOKafkaAdminClient(**opts)
+        await admin.start()
+        try:
+            cluster = await admin.describe_cluster()
+            broker_ids = [str(b["node_id"]) for b in cluster.get("brokers", [])]
+            resources = [ConfigResource(ConfigResourceType.TOPIC, t, {"max.message.bytes": None}) for t in topics]
+            if broker_ids:
+                resources.append(ConfigResource(ConfigResourceType.BROKER, broker_ids[0],
+                                                {"message.max.bytes": None}))
+            try:
+                responses = await admin.describe_configs(resources)
+            except KafkaError as exc:
+                log.warning(kv("Cannot read topic size limits; assuming the broker default.", error=repr(exc),
+                               max_bytes=DEFAULT_MESSAGE_MAX_BYTES))
+                return {t: DEFAULT_MESSAGE_MAX_BYTES for t in topics}
+        finally:
+            await admin.close()
+        per_topic: dict[str, int] = {}
+        broker_limit = DEFAULT_MESSAGE_MAX_BYTES
+        for response in responses:
+            for resource in response.to_object()["resources"]:
+                for entry in resource["config_entries"]:
+                    if resource["error_code"] == 0 and entry["config_value"]:
+                        if resource["resource_type"] == ConfigResourceType.BROKER:
+                            broker_limit = int(entry["config_value"])
+                        else:
+                            per_topic[resource["resource_name"]] = int(entry["config_value"])
+        limits = {t: per_topic.get(t, broker_limit) for t in topics}
+        log.info(kv("Output size limits.", **{t.replace(".", "_").replace("-", "_"): b for t, b in limits.items()}))
+        return limits
 
     async def _stop_clients(self) -> None:
         for client in (self.consumer, self.producer):
@@ -233,15 +280,25 @@ class Service:
         started = time.perf_counter()
         batch = self.processor.process(values, sources)
         self.metrics.observe_batch(batch.stats, time.perf_counter() - started)
-        pending = await self._send_all(self._sends(batch, origin))
+        pending = await self._send_all(self._sends(batch, origin, sources))
         self.inflight.append(InFlight(offsets, pending, time.perf_counter()))
 
-    def _sends(self, batch: Batch, origin: list[Any]) -> list[Send]:
+    def _sends(self, batch: Batch, origin: list[Any], sources: list[str]) -> list[Send]:
         sends: list[Send] = []
         for name, records in batch.outputs.items():
             topic = self.topics[name]
             assert topic is not None
-            sends.extend(Send(topic, r.key, r.value) for r in records)
+            limit = self.max_bytes.get(topic, DEFAULT_MESSAGE_MAX_BYTES) - RECORD_OVERHEAD_BYTES
+            for r in records:
+                if len(r.value) + len(r.key) <= limit:
+                    sends.append(Send(topic, r.key, r.value, None, sources[r.index]))
+                    continue
+                # The broker would refuse it, and an idempotent producer cannot go on
+                # past a refused batch: dead-letter it (truncated) instead.
+                error = RecordError(ReasonCode.TOO_LARGE, f"output event of {len(r.value)} bytes is over the "
+                                    f"max.message.bytes of topic {topic} ({limit + RECORD_OVERHEAD_BYTES})",
+                                    "$", r.value, sources[r.index])
+                sends.append(self._dead_letter(error, r.key, []))
         for index, error in batch.dead_letters:
             rec = origin[index]
             sends.append(self._dead_letter(error, rec.key, list(rec.headers or ())))
@@ -257,10 +314,11 @@ class Service:
                  ("auditpipe.source.topic", topic.encode()),
                  ("auditpipe.source.partition", partition.encode()),
                  ("auditpipe.source.offset", offset.encode())]
-        if len(value) > DEAD_LETTER_MAX_BYTES:
+        room = self.max_bytes.get(self.k.dead_letter_topic, DEFAULT_MESSAGE_MAX_BYTES) - 8 * RECORD_OVERHEAD_BYTES
+        if len(value) > room:
             # The broker would refuse the original; keep its head and say so.
             extra.append(("auditpipe.truncated-from-bytes", str(len(value)).encode()))
-            value = value[:DEAD_LETTER_MAX_BYTES]
+            value = value[:room]
         self.metrics.dead.labels(error.code.value).inc()
         log.warning(kv("Dead-lettered a record.", source=error.source, reason=error.code.value, path=error.path))
         return Send(self.k.dead_letter_topic, key, value, headers + extra)
@@ -289,32 +347,26 @@ class Service:
         attempts = 0
         while True:
             results = await asyncio.gather(*(p.future for p in batch.pending), return_exceptions=True)
-            failed = [p for p, r in zip(batch.pending, results) if isinstance(r, BaseException)]
-            errors = [r for r in results if isinstance(r, BaseException)]
-            if not failed:
+            failures = [(p, r) for p, r in zip(batch.pending, results) if isinstance(r, BaseException)]
+            if not failures:
                 self.metrics.delivery_seconds.observe(time.perf_counter() - batch.started)
                 return
-            resend: list[Send] = []
-            for p, exc in zip(failed, errors):
-                if isinstance(exc, MessageSizeTooLargeError) and p.topic != self.k.dead_letter_topic:
-                    # Outputs the broker refuses for their size: dead-letter them rather than stall.
-                    for s in p.sends:
-                        error = RecordError(code=ReasonCode.TOO_LARGE, message="output event larger than the "
-                                            f"broker accepts ({len(s.value)} bytes) for topic {p.topic}",
-                                            path="$", raw=s.value, source=f"{p.topic}/-/-")
-                        resend.append(self._dead_letter(error, s.key, s.headers or []))
-                elif getattr(exc, "retriable", False) or isinstance(exc, (KafkaConnectionError,
-                                                                             asyncio.TimeoutError)):
-                    resend.extend(p.sends)  # the acknowledged batches are not sent again
+            retry: list[Send] = []
+            for p, exc in failures:
+                if getattr(exc, "retriable", False) or isinstance(exc, (KafkaConnectionError, asyncio.TimeoutError)):
+                    retry.extend(p.sends)  # the acknowledged batches are not sent again
+                elif isinstance(exc, MessageSizeTooLargeError):
+                    raise RuntimeError(f"{p.topic}[{p.partition}] refused a batch as too large: its "
+                                       "max.message.bytes must have shrunk since start; a restart reads it again")
                 else:
                     raise RuntimeError(f"delivery to {p.topic}[{p.partition}] failed: {exc!r}")
             attempts += 1
             if attempts > 20:
-                raise RuntimeError(f"delivery failed after {attempts} attempts: {errors[0]!r}")
-            log.warning(kv("Delivery failed, sending again.", error=repr(errors[0]), records=len(resend),
+                raise RuntimeError(f"delivery failed after {attempts} attempts: {failures[0][1]!r}")
+            log.warning(kv("Delivery failed, sending again.", error=repr(failures[0][1]), records=len(retry),
                            attempt=attempts))
             await asyncio.sleep(min(0.5 * attempts, 5.0))
-            batch.pending = await self._send_all(resend)
+            batch.pending = await self._send_all(retry)
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         assert self.consumer is not None

@@ -27,6 +27,7 @@ class Send:
     key: bytes | None
     value: bytes
     headers: Headers | None = None
+    origin: str = ""  # the input record it came from (topic/partition/offset), for a dead letter
 
 
 @dataclass(slots=True)

@@ -5,8 +5,10 @@ process on its own topics and consumer group."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
+import random
 import signal
 import subprocess
 import time
@@ -290,3 +292,34 @@ def test_sasl_authentication(mechanism: str, tmp_path: Path, kafka_broker: dict[
     proc = s.start()
     assert proc.wait(60) == 3
     assert "cannot reach Kafka" in s.service_log()
+
+
+def test_outputs_the_broker_refuses_for_size_are_dead_lettered(tmp_path: Path,
+                                                                kafka_broker: dict[str, Any]) -> None:
+    """A topic whose max.message.bytes is below some events: records that fit are
+    delivered, the ones that cannot go to the dead-letter topic naming their
+    input record, and the service goes on (an idempotent producer cannot send
+    past a batch the broker refused, so the limit is checked before sending)."""
+    bootstrap = str(kafka_broker["bootstrap"])
+    s = Setup(tmp_path, bootstrap)
+    small_topic = unique("small")
+    asyncio.run(create_topics(bootstrap, [small_topic], 1, {"max.message.bytes": "4000"}))
+    s.config.write_text(s.config.read_text().replace(f"topic: {s.rest}", f"topic: {small_topic}"))
+    (tmp_path / "policy.yaml").write_text(POLICY.replace("level: Metadata", "level: RequestResponse"))
+    small = [line(event(auditID=f"small-{i}")) for i in range(30)]
+    # Random base64 does not compress: these stay over the limit after lz4.
+    noise = [base64.b64encode(random.Random(i).randbytes(9000)).decode() for i in range(3)]
+    big = [line(event(auditID=f"big-{i}", requestObject={"kind": "Pod", "data": noise[i]})) for i in range(3)]
+    s.produce(small[:10] + big[:1] + small[10:20] + big[1:] + small[20:])
+    proc = s.start()
+    try:
+        out = s.wait_for(small_topic, len(small))
+        dead = s.read(s.dlq, expect=len(big), timeout=60)
+    finally:
+        assert stop(proc) == 0, s.service_log()
+    assert sorted(audit_ids(out)) == sorted(f"small-{i}" for i in range(30))
+    assert sorted(json.loads(r.value)["auditID"] for r in dead) == [f"big-{i}" for i in range(3)]
+    headers = dict(dead[0].headers)
+    assert headers["auditpipe.reason"] == b"too_large"
+    assert headers["auditpipe.source.topic"] == s.input.encode()
+    assert int(headers["auditpipe.source.offset"]) in (10, 21, 22)

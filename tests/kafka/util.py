@@ -31,11 +31,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 1) -> None:
+async def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 1,
+                        configs: dict[str, str] | None = None) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(n, partitions, 1) for n in names])
+        await admin.create_topics([NewTopic(n, partitions, 1, topic_configs=configs or {}) for n in names])
     finally:
         await admin.close()
 
