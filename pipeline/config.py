@@ -98,6 +98,9 @@ class Kafka(Base, frozen=True):
     session_timeout_ms: int = 10000
     heartbeat_interval_ms: int = 3000
     max_poll_interval_ms: int = 300000
+    # How soon an input topic created after start (e.g. auto-created by the
+    # first Fluent Bit write) is picked up; aiokafka's own default is 5 minutes.
+    metadata_max_age_ms: int = 10000
 
 
 class Metrics(Base, frozen=True):

@@ -144,7 +144,8 @@ class Service:
                 self.consumer = AIOKafkaConsumer(
                     **opts, group_id=k.group_id, enable_auto_commit=False, auto_offset_reset=k.auto_offset_reset,
                     max_poll_records=k.fetch_max_records, session_timeout_ms=k.session_timeout_ms,
-                    heartbeat_interval_ms=k.heartbeat_interval_ms, max_poll_interval_ms=k.max_poll_interval_ms)
+                    heartbeat_interval_ms=k.heartbeat_interval_ms, max_poll_interval_ms=k.max_poll_interval_ms,
+                    metadata_max_age_ms=k.metadata_max_age_ms)
                 await self.producer.start()
                 await self.consumer.start()
                 self.consumer.subscribe(k.input_topics, listener=_Rebalance(self))

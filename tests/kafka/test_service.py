@@ -323,3 +323,19 @@ def test_outputs_the_broker_refuses_for_size_are_dead_lettered(tmp_path: Path,
     assert headers["auditpipe.reason"] == b"too_large"
     assert headers["auditpipe.source.topic"] == s.input.encode()
     assert int(headers["auditpipe.source.offset"]) in (10, 21, 22)
+
+
+def test_input_topic_created_after_start_is_picked_up(tmp_path: Path, kafka_broker: dict[str, Any]) -> None:
+    """As when the service starts before Fluent Bit's first write auto-creates the topic."""
+    s = Setup(tmp_path, str(kafka_broker["bootstrap"]))
+    late = unique("late")
+    s.config.write_text(s.config.read_text().replace(f"input_topics: [{s.input}]", f"input_topics: [{late}]"))
+    s.input = late
+    values, to_secrets, to_rest = make_events(40, "late")
+    proc = s.start()
+    try:
+        time.sleep(3)
+        s.produce(values)  # auto-creates the topic
+        _expect_all(s, to_secrets, to_rest)
+    finally:
+        assert stop(proc) == 0, s.service_log()
