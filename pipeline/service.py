@@ -117,6 +117,9 @@ class Service:
         self.metrics = Metrics()
         self.metrics_port = config.metrics.port + metrics_port_offset
         self.inflight: collections.deque[InFlight] = collections.deque()
+        # The main loop and a rebalance (drain) may both settle the queue: one at a
+        # time, or two could pop past a batch that is not yet delivered.
+        self._settle_lock = asyncio.Lock()
         self.stopping = asyncio.Event()
         self.consumer: AIOKafkaConsumer | None = None
         self.producer: AIOKafkaProducer | None = None
@@ -335,14 +338,15 @@ class Service:
 
     async def _settle(self, block: bool) -> None:
         """Commit every finished batch at the head of the queue (in order)."""
-        while self.inflight:
-            head = self.inflight[0]
-            if not block and not all(p.future.done() for p in head.pending):
-                return
-            await self._deliver(head)
-            self.inflight.popleft()
-            await self._commit(head.offsets)
-            block = False
+        async with self._settle_lock:
+            while self.inflight:
+                head = self.inflight[0]
+                if not block and not all(p.future.done() for p in head.pending):
+                    return
+                await self._deliver(head)
+                self.inflight.popleft()
+                await self._commit(head.offsets)
+                block = False
 
     async def _deliver(self, batch: InFlight) -> None:
         attempts = 0
@@ -383,7 +387,9 @@ class Service:
             log.warning(kv("Commit failed; records may be delivered again.", error=repr(exc)))
 
     async def drain(self) -> None:
-        await self._settle(block=True)
+        """Deliver and commit everything in flight."""
+        while self.inflight:
+            await self._settle(block=True)
 
     def _update_lag(self) -> None:
         consumer = self.consumer
