@@ -98,13 +98,18 @@ def print_summary(stats: Stats, seconds: float, out: IO[str]) -> None:
 
 
 def run_offline(processor: Processor, paths: Sequence[str], *, to_stdout_only: bool,
-                show_stats: bool) -> int:
-    """Process files; write kept events to stdout (filter) or to each output's path (run)."""
+                show_stats: bool, rejects_path: str | None = None) -> int:
+    """Process files; write kept events to stdout (filter) or to each output's path (run).
+
+    Rejected records are reported on stderr with file:line; with ``rejects_path``
+    their original bytes are also written there, one per line, to fix and replay.
+    """
     stats = Stats()
     started = time.perf_counter()
     progress = _progress(paths)
     stdout = sys.stdout.buffer
     with ExitStack() as stack:
+        rejects = stack.enter_context(open(rejects_path, "wb")) if rejects_path else None
         sinks: dict[str, IO[bytes]] = {}
         if not to_stdout_only:
             for out in list(processor.config.outputs) + [processor.config.default_output]:
@@ -118,6 +123,8 @@ def run_offline(processor: Processor, paths: Sequence[str], *, to_stdout_only: b
                 stats.add(batch.stats)
                 for _, error in batch.dead_letters:
                     _err(f"error: {error.describe()}")
+                    if rejects is not None:
+                        rejects.write(error.raw + b"\n")
                 if to_stdout_only:
                     stdout.write(b"".join(r.value + b"\n" for r in batch.events))
                 else:
@@ -153,7 +160,8 @@ def cmd_filter(args: argparse.Namespace) -> int:
     config = _config(args.config)
     loaded = load_policy(args.policy, args.lenient)
     processor = Processor(loaded, config)
-    return run_offline(processor, args.files or ["-"], to_stdout_only=True, show_stats=args.stats)
+    return run_offline(processor, args.files or ["-"], to_stdout_only=True, show_stats=args.stats,
+                       rejects_path=args.rejects)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -273,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="pipeline config (enrichment, limits)")
     p.add_argument("--lenient", action="store_true", help="drop unknown policy fields as kube-apiserver does")
     p.add_argument("--stats", action="store_true", help="print a summary to stderr")
+    p.add_argument("--rejects", metavar="FILE", help="also write rejected records, unchanged, to FILE")
     p.add_argument("files", nargs="*", help="input files (.gz too); none or - for stdin")
     p.set_defaults(func=cmd_filter)
 

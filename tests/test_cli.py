@@ -101,6 +101,17 @@ def test_filter_files_gzip_and_errors_with_file_line(tmp_path: Path, capfd: pyte
     assert "rejected:    1" in err and "events out:  3" in err
 
 
+def test_filter_writes_rejects_unchanged(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    bad = [b"{oops", line(event(verb=3)), b'{"auditID":"\xff"}']
+    plain = write(tmp_path, "a.jsonl", bad[0], line(event()), bad[1], bad[2])
+    rejects = tmp_path / "rejects.jsonl"
+    code = main(["filter", "--policy", str(POLICIES / "security.yaml"), "--rejects", str(rejects), str(plain)])
+    assert code == 1
+    assert rejects.read_bytes().splitlines() == bad
+    err = capfd.readouterr().err
+    assert f"{plain}:3: wrong_type at $.verb" in err and f"{plain}:4: invalid_utf8" in err
+
+
 def test_filter_clean_input_exits_zero(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     plain = write(tmp_path, "a.jsonl", line(event()))
     assert main(["filter", "--policy", str(POLICIES / "security.yaml"), str(plain)]) == 0
