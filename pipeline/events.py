@@ -102,15 +102,22 @@ _CACHE_MAX = 4096
 # Audit streams repeat themselves: a few levels, stages and verbs, and a few
 # hundred users (kubelets, controllers). Their decoded values are cached by
 # their raw bytes, which costs a copy of a few bytes and a hash instead of a
-# decode. Only valid values are cached; bad ones are decoded (and refused) each time.
-_small_cache: dict[bytes, str] = {}
-_user_cache: dict[bytes, tuple[str | None, tuple[str, ...]]] = {}
+# decode. One cache per field, holding only values valid for that field: a
+# verb "get" must not make a level "get" look checked.
+_caches: dict[str, dict[bytes, Any]] = {"level": {}, "stage": {}, "verb": {}, "user": {}}
+
+
+def _remember(cache: dict[bytes, Any], key: bytes, value: Any) -> None:
+    if len(cache) >= _CACHE_MAX:
+        cache.clear()  # bounded: a stream of unique values must not grow memory
+    cache[key] = value
 
 
 def _small(fields: Fields, name: str, allowed: Any, path: str) -> str:
     raw = fields[name]
     key = bytes(raw)
-    value = _small_cache.get(key)
+    cache = _caches[name]
+    value: str | None = cache.get(key)
     if value is not None:
         return value
     try:
@@ -119,16 +126,15 @@ def _small(fields: Fields, name: str, allowed: Any, path: str) -> str:
         raise _Reject(ReasonCode.WRONG_TYPE, str(exc), f"{path}.{name}") from None
     if allowed is not None and value not in allowed:
         raise _Reject(ReasonCode.INVALID_VALUE, f"unknown {name} {value!r}", f"{path}.{name}")
-    if len(_small_cache) >= _CACHE_MAX:
-        _small_cache.clear()
-    _small_cache[key] = value
+    _remember(cache, key, value)
     return value
 
 
 def _user(fields: Fields, path: str) -> tuple[str | None, tuple[str, ...]]:
     raw = fields["user"]
     key = bytes(raw)
-    hit = _user_cache.get(key)
+    cache = _caches["user"]
+    hit: tuple[str | None, tuple[str, ...]] | None = cache.get(key)
     if hit is not None:
         return hit
     try:
@@ -139,9 +145,7 @@ def _user(fields: Fields, path: str) -> tuple[str | None, tuple[str, ...]]:
     groups = tuple(user.groups) if user.groups else ()
     # `user: {}` is kube's nil user (failed authentication): no users/userGroups rule matches it.
     value = (user.username if (user.username or groups) else None, groups)
-    if len(_user_cache) >= _CACHE_MAX:
-        _user_cache.clear()
-    _user_cache[key] = value
+    _remember(cache, key, value)
     return value
 
 

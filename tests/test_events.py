@@ -140,6 +140,15 @@ def test_bad_input_is_a_record_error(data: bytes, code: ReasonCode, path: str) -
     assert err.message
 
 
+def test_a_value_valid_for_one_field_is_still_checked_for_another() -> None:
+    # The decoded-value caches are per field: a verb "get" seen first must not
+    # let a level or stage "get" through.
+    decode(line(event(verb="get")))
+    for field in ("level", "stage"):
+        events, (err,) = decode(line(event(**{field: "get"})))
+        assert events == [] and err.code is ReasonCode.INVALID_VALUE and err.path == f"$.{field}"
+
+
 def test_missing_fields_are_all_named() -> None:
     _, (err,) = decode(line(event(auditID=None, verb=None)))
     assert "`auditID`" in err.message and "`verb`" in err.message
