@@ -234,7 +234,9 @@ def _decode_json(data: bytes, path: str) -> Fields | list[Raw]:
 def _from_msgpack(data: bytes) -> bytes:
     try:
         return _encode(msgspec.msgpack.decode(data))
-    except (msgspec.DecodeError, msgspec.EncodeError, TypeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise _Reject(ReasonCode.INVALID_UTF8, f"MessagePack string is not UTF-8 ({exc.reason})", "$") from None
+    except (msgspec.DecodeError, msgspec.EncodeError, TypeError, ValueError) as exc:
         raise _Reject(ReasonCode.INVALID_JSON, f"MessagePack record could not be read: {exc}", "$") from None
     except RecursionError:
         raise _Reject(ReasonCode.TOO_DEEP, "MessagePack nested too deeply", "$") from None
