@@ -32,8 +32,9 @@ typecheck: venv
 	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -m mypy --strict pipeline _fastmatch
 
+# Rebuild the extension in place (an isolated build, with the setuptools pyproject.toml asks for).
 build: venv
-	$(PY) setup.py build_ext --inplace
+	$(PY) -m pip install -q --no-deps -e .
 
 bench: venv
 	$(PY) -m pytest bench -q --benchmark-columns=mean,median,ops --benchmark-group-by=group

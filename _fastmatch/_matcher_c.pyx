@@ -46,6 +46,8 @@
 # they are touched; afterwards only dict lookups on str keys run, which do not
 # re-enter the interpreter.
 
+from ._matcher_py import normalize
+
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.long cimport PyLong_FromUnsignedLongLong
 from cpython.object cimport PyObject
@@ -432,19 +434,7 @@ cdef class CMatcher:
 
     def __init__(self, rules):
         # Normalised exactly as PyMatcher does (lists accepted, copied to tuples).
-        norm = tuple(
-            (
-                tuple(r[0]),
-                tuple(r[1]),
-                tuple(r[2]),
-                tuple(r[3]),
-                tuple((g, tuple(rs), tuple(ns)) for g, rs, ns in r[4]),
-                tuple(r[5]),
-                tuple(r[6]),
-            )
-            for r in rules
-        )
-        self._compile(norm)
+        self._compile(normalize(rules))
 
     cdef _compile(self, tuple norm):
         cdef Py_ssize_t n = len(norm)

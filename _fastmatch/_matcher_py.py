@@ -43,7 +43,23 @@ Request = tuple[
     "str | None", tuple[str, ...], str, str, str, str, str, str, str, bool, str
 ]
 
-__all__ = ["PyMatcher"]
+__all__ = ["PyMatcher", "normalize"]
+
+
+def normalize(rules: Sequence[Rule]) -> tuple[Rule, ...]:
+    """The rules as tuples all the way down (lists are accepted); both twins use this."""
+    return tuple(
+        (
+            tuple(r[0]),
+            tuple(r[1]),
+            tuple(r[2]),
+            tuple(r[3]),
+            tuple((g, tuple(rs), tuple(ns)) for g, rs, ns in r[4]),
+            tuple(r[5]),
+            tuple(r[6]),
+        )
+        for r in rules
+    )
 
 
 def _resource_match(rule: Rule, req: Request) -> bool:
@@ -115,18 +131,7 @@ class PyMatcher:
     __slots__ = ("_rules",)
 
     def __init__(self, rules: Sequence[Rule]) -> None:
-        self._rules: tuple[Rule, ...] = tuple(
-            (
-                tuple(r[0]),
-                tuple(r[1]),
-                tuple(r[2]),
-                tuple(r[3]),
-                tuple((g, tuple(rs), tuple(ns)) for g, rs, ns in r[4]),
-                tuple(r[5]),
-                tuple(r[6]),
-            )
-            for r in rules
-        )
+        self._rules: tuple[Rule, ...] = normalize(rules)
 
     def __len__(self) -> int:
         return len(self._rules)

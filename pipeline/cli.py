@@ -172,12 +172,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         return run_service(config, loaded, workers=args.workers)
     processor = Processor(loaded, config)
-    paths = list(config_input(config)) or [files.SAMPLE_NAME]
+    paths = list(config.input_paths) or [files.SAMPLE_NAME]
     return run_offline(processor, paths, to_stdout_only=False, show_stats=True)
-
-
-def config_input(config: config_mod.Config) -> Sequence[str]:
-    return config.input_paths
 
 
 def cmd_policy_check(args: argparse.Namespace) -> int:

@@ -16,10 +16,10 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import msgspec
 import yaml
@@ -143,7 +143,33 @@ class LoadedPolicy:
         return frozenset(self.policy.omitStages)
 
 
-def rule_to_matcher(rule: PolicyRule, levels: tuple[str, ...] = ()) -> Rule:
+class _GroupFields(Protocol):
+    @property
+    def group(self) -> str: ...
+    @property
+    def resources(self) -> Sequence[str]: ...
+    @property
+    def resourceNames(self) -> Sequence[str]: ...
+
+
+class RuleFields(Protocol):
+    """A policy rule's selecting fields: a PolicyRule, or a routing Selector (read-only)."""
+
+    @property
+    def users(self) -> Sequence[str]: ...
+    @property
+    def userGroups(self) -> Sequence[str]: ...
+    @property
+    def verbs(self) -> Sequence[str]: ...
+    @property
+    def namespaces(self) -> Sequence[str]: ...
+    @property
+    def nonResourceURLs(self) -> Sequence[str]: ...
+    @property
+    def resources(self) -> Sequence[_GroupFields]: ...
+
+
+def rule_to_matcher(rule: RuleFields, levels: tuple[str, ...] = ()) -> Rule:
     """The builtins-only tuple the ``_fastmatch`` matcher takes for one rule."""
     return (
         tuple(rule.users),

@@ -97,15 +97,8 @@ class Processor:
         self._policy_matcher = Matcher(loaded_policy.matcher_rules())
         self._outputs: list[Output] = list(config.outputs)
         self._default_output = config.default_output.name
-        selector_rules = []
-        for out in self._outputs:
-            sel = out.selector
-            rule = policy_mod.PolicyRule(
-                users=sel.users, userGroups=sel.userGroups, verbs=sel.verbs, namespaces=sel.namespaces,
-                nonResourceURLs=sel.nonResourceURLs,
-                resources=[policy_mod.GroupResources(group=g.group, resources=g.resources,
-                                                     resourceNames=g.resourceNames) for g in sel.resources])
-            selector_rules.append(policy_mod.rule_to_matcher(rule, tuple(sel.levels)))
+        # A selector has a policy rule's fields and semantics, plus the levels.
+        selector_rules = [policy_mod.rule_to_matcher(o.selector, tuple(o.selector.levels)) for o in self._outputs]
         self._selector_matcher = Matcher(selector_rules) if selector_rules else None
         self._output_names = [o.name for o in self._outputs]
         enrich = config.enrichment
