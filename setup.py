@@ -16,7 +16,9 @@ if not os.environ.get("AUDITPIPE_NO_EXTENSIONS"):
             Extension(
                 "_fastmatch._matcher_c",
                 ["_fastmatch/_matcher_c.pyx"],
-                extra_compile_args=["-O2"],
+                # -O3: the intersection's blocks of words are vectorised (at -O2, GCC 12
+                # vectorises only the cheapest loops). The .pxi files are included by the .pyx.
+                extra_compile_args=["-O3"],
             )
         ],
         compiler_directives={

@@ -26,4 +26,4 @@ else:
         Matcher = PyMatcher
         USING_EXTENSION = False
 
-__all__ = ["Matcher", "PyMatcher", "Request", "Rule", "USING_EXTENSION", "NO_EXTENSIONS"]
+__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule"]

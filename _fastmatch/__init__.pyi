@@ -9,7 +9,7 @@
 from collections.abc import Sequence
 from typing import Final, TypeAlias
 
-__all__ = ["Matcher", "PyMatcher", "Request", "Rule", "USING_EXTENSION", "NO_EXTENSIONS"]
+__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule"]
 
 # One GroupResources entry: (group, resources, resource_names).
 _GroupResources: TypeAlias = tuple[str, tuple[str, ...], tuple[str, ...]]
@@ -29,9 +29,7 @@ Rule: TypeAlias = tuple[
 
 # (user, groups, verb, namespace, api_group, resource, subresource, name,
 #  path, is_resource_request, level); user None is the nil user.
-Request: TypeAlias = tuple[
-    str | None, tuple[str, ...], str, str, str, str, str, str, str, bool, str
-]
+Request: TypeAlias = tuple[str | None, tuple[str, ...], str, str, str, str, str, str, str, bool, str]
 
 class PyMatcher:
     """Which rules a request matches (either twin; see the module docstring)."""

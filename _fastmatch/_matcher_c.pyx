@@ -24,79 +24,93 @@
 #     A (neither): matches every request.
 # first() is the lowest matching i (-1 if none); all() is the bit mask.
 #
-# How: every condition above is turned, once, into sets of rules. A set of n
-# rules is a bitset of W = ceil(n/64) uint64 words; all the sets live as rows
-# of one malloc'ed table. Each field has a dict value -> row of the rules that
-# list that value, plus an "any" row of the rules that leave the field empty,
-# so "passes the field" = any | row[value]. A request is then the intersection
-# of one pass set per field, and first() is its lowest set bit.
+# How. Each condition above is a field, whose pass set is its "any" rules
+# (those leaving it empty) plus the rules listing the request's value. The
+# scope is two fields for a resource request,
+#   namespace:  A + R rules without namespaces + R rules listing the namespace
+#   resources:  A + R rules without resources + the GroupResources hits
+# and one for a non-resource request,
+#   URL:        A + N rules with a "*" URL + N rules with an exact or prefix hit
+# (A + R restricted by both = A + the R rules passing both; N and R rules
+# never reach the wrong kind of request). The match set is the intersection
+# of the pass sets of the fields that some rule constrains.
 #
-# Per request: the dict lookups (one per identity field and request group,
-# then, only if some rule still needs them, ~1-6 for the GroupResources test
-# or one for an exact URL), one hash probe per distinct URL-prefix length
-# (C rolling hash, no substring allocation), and two passes over W words.
-# So O(fields + request groups + min(len(path), prefix lengths)) lookups plus
-# O(W * lookup hits) word operations. Nothing walks the rules: a 1,000-rule
-# policy does the same lookups as a 10-rule one, on 16-word rows instead of
-# 1-word rows. Compilation is O(total size of the rules * W).
+# The parts live in five included files, split out only to keep each file
+# readable:
+#   _matcher_map.pxi    hash tables: str -> set of rules (the key's hash and
+#                       the set in a 24-byte slot, its characters in an
+#                       arena), and 128-bit integer keys -> set of rules
+#   _matcher_sets.pxi   sets of rules: dense rows of W = ceil(n/64) words for
+#                       the fixed sets and for values named by >= W/4 rules
+#                       (with the field's "any" rules merged in), sparse int32
+#                       lists for the rest; the intersection; the layout
+#   _matcher_index.pxi  the GroupResources index (symbols, integer keys)
+#   _matcher_urls.pxi   the URL prefix table (a rolling hash over the path)
+#   _matcher_build.pxi  the compile: rules read into the tables, sets laid out
+#
+# Per request: one table lookup per identity field and request group (fields
+# no rule constrains are skipped); for a resource request one for the
+# namespace and, only if some rule passing those fields has resources (a
+# pass over the words that stops at the first), one for the API group and,
+# when an entry for that group could use them, one each for resource,
+# subresource and name, with 1-4 integer probes; for a non-resource request,
+# only if some rule passing the identity fields lists a URL but no "*", one
+# for the exact URL and one probe per distinct URL-prefix length. A hit adds a dense
+# row (a pointer) or ORs a sparse list into a scratch row. Then one
+# vectorised pass over the words intersects the fields (at most 6, two rows
+# each); first() stops in the first 4-word block holding a match. A field
+# hit only by sparse lists narrows the words scanned to those they cover.
+# So: O(lookups + sparse entries hit + fields x words scanned).
+# Compilation is linear in the size of the rules: one table insert and one
+# posting per (rule, value) pair, then O(W) per dense row and O(1) per
+# sparse entry; no Python dict or int grows with the policy. Memory is
+# O(n + size of the rules): a dense row needs max(1, W // 4) postings, so
+# dense rows take fewer than 8 words per posting; sparse lists 4 bytes per
+# posting; 10 fixed rows of W words; table slots.
 #
 # Inputs are builtins (str, tuple, list, bool, None), as for the Python twin.
 # Scratch buffers live in the object, so all steps that may run Python code
 # (tuple(), truthiness, iterating an unusual groups object) happen before
-# they are touched; afterwards only dict lookups on str keys run, which do not
-# re-enter the interpreter.
+# they are touched. Lookups of str run no Python code. Keys that are not str
+# go through a dict, which may run their __hash__ or __eq__; should that code
+# use this matcher again, it gets a RuntimeError (which, raised inside a
+# lookup, makes the key absent).
+
+import gc
 
 from ._matcher_py import normalize
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.long cimport PyLong_FromUnsignedLongLong
 from cpython.object cimport PyObject
-from libc.stdint cimport uint64_t
-from libc.stdlib cimport calloc, free, malloc
-from libc.string cimport memset
+from cpython.tuple cimport PyTuple_GET_ITEM
+from libc.stdlib cimport calloc, free
 
 
-cdef extern from "Python.h":
-    # Borrowed reference; NULL when absent, or with an error set when the key
-    # cannot be hashed (see _dict_get).
-    PyObject* _dict_get_we "PyDict_GetItemWithError"(object d, object key)
-    PyObject* PyErr_Occurred()
-    void PyErr_Clear()
-    # Code-point access for the URL prefix hash (no substrings are built).
-    int PyUnicode_KIND(object s)
-    void* PyUnicode_DATA(object s)
-    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t i)
-    Py_ssize_t PyUnicode_GET_LENGTH(object s)
-    # 1 when s[start:end] starts with sub (direction -1); -1 with an error set.
-    Py_ssize_t PyUnicode_Tailmatch(object s, PyObject* sub, Py_ssize_t start,
-                                   Py_ssize_t end, int direction) except -1
+ctypedef struct Req:
+    # A request's fields, borrowed (see _eval).
+    PyObject* user           # NULL: the nil user (None)
+    PyObject* groups         # a tuple or a list
+    PyObject* verb
+    PyObject* level
+    PyObject* namespace      # these five: resource requests only
+    PyObject* api_group
+    PyObject* resource
+    PyObject* sub
+    PyObject* name
+    PyObject* path           # non-resource requests only
+    bint is_res, has_sub
 
 
-cdef inline PyObject* _dict_get(dict d, object key) noexcept:
-    # Borrowed reference or NULL, never an error: an unhashable key is simply
-    # absent, as ``x in tuple_of_str`` is False for it in the Python twin.
-    # (PyDict_GetItem does the same but saves and restores the error state on
-    # every call, which costs more than the lookup of a cached-hash str.)
-    cdef PyObject* p = _dict_get_we(d, key)
-    if p == NULL and PyErr_Occurred() != NULL:
-        PyErr_Clear()
-    return p
+include "_matcher_map.pxi"
+include "_matcher_sets.pxi"
+include "_matcher_index.pxi"
+include "_matcher_urls.pxi"
+include "_matcher_build.pxi"
 
 
 cdef extern from *:
     """
-    #if defined(__GNUC__) || defined(__clang__)
-    static inline int ap_ctz64(unsigned long long x) { return __builtin_ctzll(x); }
-    #elif defined(_MSC_VER) && defined(_M_X64)
-    #include <intrin.h>
-    static __inline int ap_ctz64(unsigned long long x) {
-        unsigned long i; _BitScanForward64(&i, x); return (int)i;
-    }
-    #else
-    static int ap_ctz64(unsigned long long x) {
-        int n = 0; while (!(x & 1ULL)) { x >>= 1; ++n; } return n;
-    }
-    #endif
     /* int from little-endian bytes without a Python-level call (all()). */
     #if PY_VERSION_HEX >= 0x030D0000
     #define AP_HAVE_LONG_FROM_LE 1
@@ -111,268 +125,13 @@ cdef extern from *:
     #define AP_LONG_FROM_LE(buf, n) (PyErr_SetString(PyExc_SystemError, "unused"), (PyObject *)NULL)
     #endif
     #define AP_LITTLE_ENDIAN PY_LITTLE_ENDIAN
-    /* Every str is "ready" since 3.12, where the call is deprecated. */
-    #if PY_VERSION_HEX >= 0x030C0000
-    #define AP_UNICODE_READY(s) 0
-    #else
-    #define AP_UNICODE_READY(s) PyUnicode_READY(s)
-    #endif
-    /* FNV-1a, 64 bit. */
-    #define AP_FNV_BASIS 0xcbf29ce484222325ULL
-    #define AP_FNV_PRIME 0x100000001b3ULL
     """
-    # Index of the lowest set bit; x must be non-zero.
-    int ap_ctz64(unsigned long long x) nogil
     bint HAVE_LONG_FROM_LE "AP_HAVE_LONG_FROM_LE"
     bint LITTLE_ENDIAN "AP_LITTLE_ENDIAN"
     object _long_from_le "AP_LONG_FROM_LE"(const unsigned char* buf, size_t n)
-    const uint64_t FNV_BASIS "AP_FNV_BASIS"
-    const uint64_t FNV_PRIME "AP_FNV_PRIME"
-    int PyUnicode_READY "AP_UNICODE_READY"(object s) except -1
 
 
 cdef object _from_bytes = int.from_bytes
-
-# Rows ORed into one pass set are kept as a short list of pointers and folded
-# into a scratch row only when the list fills up (a request with very many
-# groups, a policy with very many URL-prefix lengths).
-cdef enum:
-    HCAP = 24
-
-
-ctypedef struct PrefixSlot:
-    uint64_t h          # FNV-1a of the stem's code points
-    Py_ssize_t length   # stem length (code points)
-    PyObject* stem      # NULL: empty slot. Owned by CMatcher._stems.
-    Py_ssize_t row      # word offset of the rules with this stem
-
-
-cdef inline uint64_t _fnv_step(uint64_t h, Py_UCS4 c) noexcept nogil:
-    return (h ^ <uint64_t>c) * FNV_PRIME
-
-
-cdef inline Py_ssize_t _slot_of(uint64_t h, Py_ssize_t mask) noexcept nogil:
-    # FNV's low bits are weak for short keys; fold the high half in.
-    return <Py_ssize_t>((h ^ (h >> 29) ^ (h >> 47)) & <uint64_t>mask)
-
-
-# --------------------------------------------------------------------------
-# Collections of rows to OR together.
-
-ctypedef struct Hits:
-    uint64_t* rows[HCAP]
-    int n
-    uint64_t* fold      # W words of scratch used when rows[] is full
-
-
-cdef inline void _push(Hits* hs, uint64_t* row, Py_ssize_t W) noexcept nogil:
-    cdef int k
-    cdef Py_ssize_t w
-    if hs.n == HCAP:
-        if hs.rows[0] != hs.fold:
-            memset(hs.fold, 0, <size_t>W * sizeof(uint64_t))
-            k = 0
-        else:
-            k = 1
-        while k < HCAP:
-            for w in range(W):
-                hs.fold[w] |= hs.rows[k][w]
-            k += 1
-        hs.rows[0] = hs.fold
-        hs.n = 1
-    hs.rows[hs.n] = row
-    hs.n += 1
-
-
-cdef class _Row:
-    """A dict value: the word offset of a row in the table.
-
-    An object with a C field rather than a Python int, so reading it after a
-    lookup is a load, not a PyLong conversion.
-    """
-    cdef Py_ssize_t off
-
-
-cdef inline void _push_hit(Hits* hs, uint64_t* T, dict index, object key,
-                           Py_ssize_t W) noexcept:
-    # Push index[key], if the key is present.
-    cdef PyObject* p = _dict_get(index, key)
-    if p != NULL:
-        _push(hs, T + (<_Row>p).off, W)
-
-
-cdef inline uint64_t _or_hits(const Hits* hs, Py_ssize_t w) noexcept nogil:
-    cdef uint64_t x = 0
-    cdef int k
-    for k in range(hs.n):
-        x |= hs.rows[k][w]
-    return x
-
-
-# --------------------------------------------------------------------------
-# GroupResources index. For one group key (an API group, or "*"), the rules
-# whose entries for that group would match, by how they match. Empty dicts are
-# stored as None so a lookup that cannot hit costs one pointer compare.
-
-cdef class _GroupIndex:
-    cdef Py_ssize_t any_row   # entries with an empty resources list (-1: none)
-    cdef Py_ssize_t star_row  # pattern "*" (-1: none)
-    cdef dict exact           # pattern -> row; == combined when there is no subresource
-    cdef dict split           # pattern "a/b" -> {a: {b: row}}: == resource + "/" + sub
-    cdef dict sub             # "*/x": x -> row, compared with a non-empty subresource
-    cdef dict prefix          # "x/*": x -> row, compared with resource
-
-
-cdef class _GroupTable:
-    cdef dict groups          # group -> _GroupIndex (None when empty)
-    cdef _GroupIndex star     # groups["*"], kept apart: it applies to every request
-
-
-cdef inline void _index_hits(_GroupIndex gi, Hits* hs, uint64_t* T, Py_ssize_t W,
-                             object resource, object sub, bint has_sub) noexcept:
-    cdef PyObject* p
-    if gi.any_row >= 0:
-        _push(hs, T + gi.any_row, W)
-    if gi.star_row >= 0:
-        _push(hs, T + gi.star_row, W)
-    if not has_sub:
-        # combined is the resource itself.
-        if gi.exact is not None:
-            _push_hit(hs, T, gi.exact, resource, W)
-    else:
-        # combined = resource + "/" + sub, matched without building it: the
-        # pattern was split at each "/" when compiled.
-        if gi.split is not None:
-            p = _dict_get(gi.split, resource)
-            if p != NULL:
-                _push_hit(hs, T, <dict>p, sub, W)
-        if gi.sub is not None:
-            _push_hit(hs, T, gi.sub, sub, W)
-    if gi.prefix is not None:
-        _push_hit(hs, T, gi.prefix, resource, W)
-
-
-cdef inline void _table_hits(_GroupTable t, Hits* hs, uint64_t* T, Py_ssize_t W,
-                             object api_group, object resource, object sub,
-                             bint has_sub) noexcept:
-    # Group keys {api_group, "*"}: one lookup plus the pre-fetched "*" index.
-    cdef PyObject* p = NULL
-    if t.groups is not None:
-        p = _dict_get(t.groups, api_group)
-        if p != NULL:
-            _index_hits(<_GroupIndex>p, hs, T, W, resource, sub, has_sub)
-    # When api_group is literally "*", p is the star index already.
-    if t.star is not None and <PyObject*>t.star != p:
-        _index_hits(t.star, hs, T, W, resource, sub, has_sub)
-
-
-# --------------------------------------------------------------------------
-# Compilation helpers (run once per policy; Python-level code using Python
-# ints as bit masks, laid out into the C table at the end).
-
-cdef class _Rows:
-    """Distinct row masks, each given the word offset of its row in the table."""
-    cdef list masks
-    cdef dict offsets
-    cdef dict row_objs
-    cdef Py_ssize_t W
-
-    def __cinit__(self, Py_ssize_t W):
-        self.masks = []
-        self.offsets = {}
-        self.row_objs = {}
-        self.W = W
-
-    cdef Py_ssize_t add(self, object mask) except -1:
-        off = self.offsets.get(mask)
-        if off is None:
-            off = len(self.masks) * self.W
-            self.offsets[mask] = off
-            self.masks.append(mask)
-        return off
-
-    cdef _Row row(self, object mask):
-        cdef Py_ssize_t off = self.add(mask)
-        cdef _Row r = self.row_objs.get(off)
-        if r is None:
-            r = _Row()
-            r.off = off
-            self.row_objs[off] = r
-        return r
-
-    cdef dict add_all(self, dict masks):
-        """value -> mask  becomes  value -> _Row (None when empty)."""
-        if not masks:
-            return None
-        return {k: self.row(m) for k, m in masks.items()}
-
-
-cdef inline void _set(dict d, object key, object bit):
-    d[key] = d.get(key, 0) | bit
-
-
-cdef dict _new_builder():
-    return {"any": 0, "star": 0, "exact": {}, "split": {}, "sub": {}, "prefix": {}}
-
-
-cdef dict _builder(dict by_group, object group):
-    b = by_group.get(group)
-    if b is None:
-        b = by_group[group] = _new_builder()
-    return b
-
-
-cdef _add_pattern(dict b, str pattern, object bit):
-    cdef Py_ssize_t k
-    if pattern == "*":
-        # Also covers combined == "*": no exact entry needed.
-        b["star"] |= bit
-        return
-    _set(b["exact"], pattern, bit)
-    # pattern == resource + "/" + sub for every split at a "/" with a
-    # non-empty tail (with a subresource, sub is never empty).
-    k = pattern.find("/")
-    while k >= 0:
-        if k + 1 < len(pattern):
-            subs = b["split"].setdefault(pattern[:k], {})
-            _set(subs, pattern[k + 1:], bit)
-        k = pattern.find("/", k + 1)
-    # "*/" alone would need an empty subresource, which never passes the
-    # "request has a subresource" test.
-    if pattern.startswith("*/") and len(pattern) > 2:
-        _set(b["sub"], pattern[2:], bit)
-    if pattern.endswith("/*"):
-        _set(b["prefix"], pattern[:len(pattern) - 2], bit)
-
-
-cdef _GroupTable _freeze_groups(dict builders, _Rows rows):
-    """group -> builder dict  becomes  a _GroupTable of _GroupIndex objects."""
-    cdef _GroupTable t = _GroupTable()
-    cdef _GroupIndex gi
-    frozen = {}
-    for group, b in builders.items():
-        gi = _GroupIndex()
-        gi.any_row = rows.add(b["any"]) if b["any"] else -1
-        gi.star_row = rows.add(b["star"]) if b["star"] else -1
-        gi.exact = rows.add_all(b["exact"])
-        gi.split = {res: rows.add_all(subs) for res, subs in b["split"].items()} or None
-        gi.sub = rows.add_all(b["sub"])
-        gi.prefix = rows.add_all(b["prefix"])
-        frozen[group] = gi
-    t.groups = frozen or None
-    t.star = frozen.get("*")
-    return t
-
-
-cdef uint64_t _fnv(str s, Py_ssize_t length) except? 0:
-    cdef uint64_t h = FNV_BASIS
-    cdef Py_ssize_t i
-    PyUnicode_READY(s)
-    cdef int kind = PyUnicode_KIND(s)
-    cdef void* data = PyUnicode_DATA(s)
-    for i in range(length):
-        h = _fnv_step(h, PyUnicode_READ(kind, data, i))
-    return h
 
 
 cdef class CMatcher:
@@ -385,414 +144,249 @@ cdef class CMatcher:
     """
 
     cdef tuple _rules
+    cdef tuple _ints             # 0 .. n-1: first() returns these rather than new ints
     cdef Py_ssize_t _n, _W
     cdef uint64_t* _table
-    cdef uint64_t* _scratch     # acc + the two fold rows: one allocation
-    cdef uint64_t* _acc         # the match set being built
-    cdef Hits _gh               # rows to OR for the groups field
-    cdef Hits _sh               # rows to OR for the scope (resources or URLs)
-    cdef unsigned char* _bytes  # all(): little-endian image of _acc
-    # Fixed rows (word offsets into _table).
-    cdef Py_ssize_t _zero, _all_rules
-    cdef Py_ssize_t _users_any, _groups_any, _verbs_any, _levels_any
-    cdef Py_ssize_t _a_row, _nr_base, _n_lookup, _ns_any, _res_any
-    # value -> row offset; None when no rule constrains the field.
-    cdef dict _users, _groups, _verbs, _levels, _ns, _url_exact
-    cdef _GroupTable _res_plain  # entries without resourceNames (or with no patterns)
-    cdef dict _res_named         # name -> _GroupTable of entries listing that name
-    # URL stems (trailing "*" stripped, non-empty): open-addressing hash table
-    # keyed by (FNV of the stem, length), probed while hashing the path.
-    cdef PrefixSlot* _slots
-    cdef Py_ssize_t _slot_mask
-    cdef unsigned char* _is_len  # _is_len[L]: some stem has length L
-    cdef Py_ssize_t _max_len     # 0: no stems
-    cdef list _stems             # owns the stem strings the slots point to
-    cdef bint _has_r
+    cdef int32_t* _pool
+    cdef uint64_t* _scratch     # acc, zero and the extra rows (see Sets): one allocation
+    cdef Sets _s
+    cdef bint _busy
+    # Fixed rows: word offsets into _table, -1 for an empty set. A field whose
+    # "any" row holds every rule is skipped (_full).
+    cdef Py_ssize_t _fixed[F_COUNT]
+    cdef bint _full[F_COUNT]
+    # value -> set of rules; None when no rule lists a value for the field.
+    cdef _StrMap _users, _groups, _verbs, _levels, _ns, _url_exact
+    cdef _ResourceIndex _res     # None when no rule lists GroupResources
+    cdef _PrefixTable _prefixes  # URLs ending in "*" (None: none)
 
     def __cinit__(self, *args, **kwargs):
         self._table = NULL
+        self._pool = NULL
         self._scratch = NULL
-        self._bytes = NULL
-        self._slots = NULL
-        self._is_len = NULL
 
     def __dealloc__(self):
         self._release()
 
     cdef void _release(self) noexcept:
         free(self._table)
+        free(self._pool)
         free(self._scratch)
-        free(self._bytes)
-        free(self._slots)
-        free(self._is_len)
         self._table = NULL
+        self._pool = NULL
         self._scratch = NULL
-        self._bytes = NULL
-        self._slots = NULL
-        self._is_len = NULL
         self._n = 0
 
     def __init__(self, rules):
-        # Normalised exactly as PyMatcher does (lists accepted, copied to tuples).
-        self._compile(normalize(rules))
+        if self._busy:
+            raise RuntimeError("a CMatcher cannot be rebuilt while it evaluates a request")
+        # Normalising and compiling make many objects but no reference cycles;
+        # the collections they would set off only rescan the whole heap.
+        gc_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            # Normalised exactly as PyMatcher does (lists accepted, copied to tuples).
+            self._compile(normalize(rules))
+        finally:
+            if gc_enabled:
+                gc.enable()
 
     cdef _compile(self, tuple norm):
-        cdef Py_ssize_t n = len(norm)
-        cdef Py_ssize_t W = (n + 63) // 64 if n else 1
-        cdef Py_ssize_t i, w, r, k, nslots, s
-        cdef _Rows rows = _Rows(W)
-        cdef uint64_t h
-
-        users_any = groups_any = verbs_any = levels_any = 0
-        a_mask = nr_any = n_lookup = ns_any = res_any = 0
-        users = {}
-        groups = {}
-        verbs = {}
-        levels = {}
-        ns = {}
-        url_exact = {}
-        url_prefix = {}
-        plain = {}   # group -> builder
-        named = {}   # name -> {group -> builder}
-        has_r = False
-
-        for i in range(n):
-            rule_users, rule_groups, rule_verbs, rule_ns, rule_res, rule_urls, rule_levels = norm[i]
-            # A Python int: with i typed, a bare `1 << i` would be a C shift.
-            bit = (<object>1) << i
-
-            # Identity fields: "pass" set = the rules with an empty list, plus
-            # index[value] for the rules listing the request's value.
-            if rule_users:
-                for v in rule_users:
-                    _set(users, v, bit)
-            else:
-                users_any |= bit
-            if rule_groups:
-                for v in rule_groups:
-                    _set(groups, v, bit)
-            else:
-                groups_any |= bit
-            if rule_verbs:
-                for v in rule_verbs:
-                    _set(verbs, v, bit)
-            else:
-                verbs_any |= bit
-            if rule_levels:
-                for v in rule_levels:
-                    _set(levels, v, bit)
-            else:
-                levels_any |= bit
-
-            if rule_ns or rule_res:
-                # R: the resource match decides; nonResourceURLs are ignored.
-                has_r = True
-                if rule_ns:
-                    for v in rule_ns:
-                        _set(ns, v, bit)
-                else:
-                    ns_any |= bit
-                if not rule_res:
-                    res_any |= bit
-                for group, patterns, names in rule_res:
-                    if not patterns:
-                        # Matches the whole group; resourceNames are ignored.
-                        _builder(plain, group)["any"] |= bit
-                        continue
-                    if names:
-                        # The name check applies to every pattern of the entry:
-                        # index the patterns under each listed name.
-                        targets = [
-                            _builder(named.setdefault(name, {}), group)
-                            for name in dict.fromkeys(names)
-                        ]
-                    else:
-                        targets = [_builder(plain, group)]
-                    for pattern in patterns:
-                        for b in targets:
-                            _add_pattern(b, pattern, bit)
-            elif rule_urls:
-                wildcard = False
-                for url in rule_urls:
-                    if url.endswith("*"):
-                        stem = url.rstrip("*")
-                        if stem:
-                            _set(url_prefix, stem, bit)
-                        else:
-                            # "*", "**", ...: every path.
-                            wildcard = True
-                    else:
-                        # (A trailing-"*" URL equal to the path also has the
-                        # path start with its stem: no exact entry needed.)
-                        _set(url_exact, url, bit)
-                if wildcard:
-                    nr_any |= bit
-                else:
-                    n_lookup |= bit
-            else:
-                a_mask |= bit
-
-        # ---- lay the masks out as rows ----
-        self._zero = rows.add(0)
-        self._all_rules = rows.add((<object>1 << n) - 1)
-        self._users_any = rows.add(users_any)
-        self._groups_any = rows.add(groups_any)
-        self._verbs_any = rows.add(verbs_any)
-        self._levels_any = rows.add(levels_any)
-        self._a_row = rows.add(a_mask)
-        self._nr_base = rows.add(a_mask | nr_any)
-        self._n_lookup = rows.add(n_lookup)
-        self._ns_any = rows.add(ns_any)
-        self._res_any = rows.add(res_any)
-        self._users = rows.add_all(users)
-        self._groups = rows.add_all(groups)
-        self._verbs = rows.add_all(verbs)
-        self._levels = rows.add_all(levels)
-        self._ns = rows.add_all(ns)
-        self._url_exact = rows.add_all(url_exact)
-        prefix_rows = rows.add_all(url_prefix) or {}
-        self._res_plain = _freeze_groups(plain, rows)
-        self._res_named = {name: _freeze_groups(bg, rows) for name, bg in named.items()} or None
-
-        # ---- allocate everything, then swap in (all or nothing) ----
-        stems = list(prefix_rows)
-        max_len = max([len(stem) for stem in stems], default=0)
-        nslots = 4
-        while nslots < 2 * len(stems):
-            nslots *= 2
-        cdef Py_ssize_t nrows = len(rows.masks)
-        cdef uint64_t* table = <uint64_t*>malloc(<size_t>(nrows * W) * sizeof(uint64_t))
-        cdef uint64_t* scratch = <uint64_t*>malloc(<size_t>(3 * W) * sizeof(uint64_t))
-        cdef unsigned char* byts = <unsigned char*>malloc(<size_t>(8 * W))
-        cdef PrefixSlot* slots = <PrefixSlot*>calloc(<size_t>nslots, sizeof(PrefixSlot))
-        cdef unsigned char* is_len = <unsigned char*>calloc(<size_t>(max_len + 1), 1)
-        if table == NULL or scratch == NULL or byts == NULL or slots == NULL or is_len == NULL:
-            free(table)
-            free(scratch)
-            free(byts)
-            free(slots)
-            free(is_len)
+        cdef _Build b = _Build(norm)
+        cdef Py_ssize_t f, W = b.W
+        # ---- allocate the rest, then swap in (all or nothing) ----
+        cdef _PrefixTable prefixes = _PrefixTable(b.stems)
+        cdef tuple ints = tuple(range(b.n))
+        cdef uint64_t* scratch = <uint64_t*>calloc(<size_t>((2 + AP_FIELDS) * W), sizeof(uint64_t))
+        if scratch == NULL:
             raise MemoryError()
-        for r in range(nrows):
-            m = rows.masks[r]
-            for w in range(W):
-                table[r * W + w] = <uint64_t>((m >> (64 * w)) & 0xFFFFFFFFFFFFFFFF)
-        for stem in stems:
-            k = len(stem)
-            h = _fnv(stem, k)
-            s = _slot_of(h, nslots - 1)
-            while slots[s].stem != NULL:
-                s = (s + 1) & (nslots - 1)
-            slots[s].h = h
-            slots[s].length = k
-            slots[s].stem = <PyObject*>stem
-            slots[s].row = (<_Row>prefix_rows[stem]).off
-            is_len[k] = 1
 
         self._release()
-        self._table = table
+        self._table, b.layout.table = b.layout.table, NULL
+        self._pool, b.layout.pool = b.layout.pool, NULL
         self._scratch = scratch
-        self._acc = scratch
-        self._gh.fold = scratch + W
-        self._sh.fold = scratch + 2 * W
-        self._bytes = byts
-        self._slots = slots
-        self._slot_mask = nslots - 1
-        self._is_len = is_len
-        self._max_len = max_len
-        self._stems = stems
-        self._has_r = has_r
+        self._s.acc = scratch
+        self._s.zero = scratch + W
+        for f in range(AP_FIELDS):
+            self._s.extra[f] = scratch + (2 + f) * W
+            self._s.a[f] = self._s.b[f] = self._s.zero
+        self._s.nf = 0
+        self._s.W = W
+        self._s.table = self._table
+        self._s.pool = self._pool
+        self._prefixes = prefixes if prefixes.max_len else None
+        for f in range(F_COUNT):
+            self._fixed[f] = b.fixed[f]
+            self._full[f] = b.full[f]
+        self._users, self._groups = _unless_empty(b.users), _unless_empty(b.groups)
+        self._verbs, self._levels = _unless_empty(b.verbs), _unless_empty(b.levels)
+        self._ns, self._url_exact = _unless_empty(b.ns), _unless_empty(b.url_exact)
+        self._res = b.res if b.res.keys.used else None
         self._rules = norm
+        self._ints = ints
         self._W = W
-        self._n = n
+        self._n = b.n
 
     # ----------------------------------------------------------------------
 
+    cdef inline const uint64_t* _row(self, int fixed) noexcept:
+        return NULL if self._fixed[fixed] < 0 else self._table + self._fixed[fixed]
+
     cdef Py_ssize_t _eval(self, object request, bint want_all) except -2:
-        """Lowest matching rule index, or -1.
-
-        With want_all, self._acc holds the whole match set afterwards (when the
-        answer is not -1); without, evaluation stops at the first word that has
-        a match, and _acc is not complete.
-        """
+        """Lowest matching rule index, or -1; the match set is left in the scratch."""
         cdef tuple req
-        cdef object user, groups, g, namespace, api_group, resource, sub, name, path
-        cdef bint is_res, has_sub = False
-        cdef Py_ssize_t W = self._W, w, i, plen, end, s, first = -1
-        cdef uint64_t* T = self._table
-        cdef uint64_t* acc = self._acc
-        cdef Hits* gh = &self._gh
-        cdef Hits* sh = &self._sh
-        cdef PyObject* p
-        cdef uint64_t x, y, any_id = 0, cand = 0, h
-        cdef int kind
-        cdef void* data
-        cdef PrefixSlot* slot
+        cdef object groups, path, sub
+        cdef Req q
+        cdef Py_ssize_t found
 
-        # ---- phase 1: read the request (may run Python code; no scratch yet) ----
+        # ---- read the request (may run Python code; no scratch yet) ----
         if type(request) is tuple:
             req = <tuple>request
         else:
             req = tuple(request)
         if len(req) < 11:
             raise IndexError(f"a request has 11 fields, got {len(req)}")
-        user = req[0]
+        # Borrowed from req (and `groups`), which outlive the evaluation.
+        q.user = NULL if req[0] is None else <PyObject*>req[0]
         groups = req[1]
-        if self._groups is not None and user is not None:
+        if self._groups is not None and q.user != NULL:
             if type(groups) is not tuple and type(groups) is not list:
                 groups = tuple(groups)
-        is_res = req[9]
-        if is_res:
-            namespace = req[3]
-            api_group = req[4]
-            resource = req[5]
+        q.groups = <PyObject*>groups
+        q.verb = <PyObject*>req[2]
+        q.level = <PyObject*>req[10]
+        q.is_res = req[9]
+        if q.is_res:
+            q.namespace = <PyObject*>req[3]
+            q.api_group = <PyObject*>req[4]
+            q.resource = <PyObject*>req[5]
             sub = req[6]
-            name = req[7]
-            has_sub = sub
+            q.sub = <PyObject*>sub
+            q.name = <PyObject*>req[7]
+            q.has_sub = sub
         else:
             path = req[8]
-            if self._max_len:
+            q.path = <PyObject*>path
+            if self._prefixes is not None:
                 if not isinstance(path, str):
                     raise TypeError(f"request path must be str, not {type(path).__name__}")
                 PyUnicode_READY(path)
+        if self._busy:
+            raise RuntimeError("a CMatcher was used again from inside one of its own evaluations")
 
-        # ---- phase 2: identity fields (dict lookups, then one pass) ----
-        cdef uint64_t* u0 = T + self._users_any
-        cdef uint64_t* u1 = T + self._zero
-        cdef uint64_t* g0 = T + self._groups_any
-        cdef uint64_t* v0 = T + self._verbs_any
-        cdef uint64_t* v1 = T + self._zero
-        cdef uint64_t* l0 = T + self._levels_any
-        cdef uint64_t* l1 = T + self._zero
-        # k0 | k1: the rules whose scope still needs lookups (R rules passing
-        # the namespace test, or N rules with a non-"*" URL). Lookups are only
-        # done when a rule that passed the identity fields is among them.
-        cdef uint64_t* k0 = T + self._zero
-        cdef uint64_t* k1 = T + self._zero
+        self._busy = True
+        found = self._match(&q, want_all)
+        self._busy = False
+        return found
 
-        if self._users is not None and user is not None:
-            p = _dict_get(self._users, user)
-            if p != NULL:
-                u1 = T + (<_Row>p).off
-        gh.n = 0
-        if self._groups is not None and user is not None:
-            if type(groups) is tuple:
-                for g in <tuple>groups:
-                    _push_hit(gh, T, self._groups, g, W)
-            else:
-                for g in <list>groups:
-                    _push_hit(gh, T, self._groups, g, W)
-        if self._verbs is not None:
-            p = _dict_get(self._verbs, req[2])
-            if p != NULL:
-                v1 = T + (<_Row>p).off
-        if self._levels is not None:
-            p = _dict_get(self._levels, req[10])
-            if p != NULL:
-                l1 = T + (<_Row>p).off
-        if is_res:
-            if self._has_r:
-                k0 = T + self._ns_any
-                if self._ns is not None:
-                    p = _dict_get(self._ns, namespace)
-                    if p != NULL:
-                        k1 = T + (<_Row>p).off
-        else:
-            k0 = T + self._n_lookup
-
-        for w in range(W):
-            x = (u0[w] | u1[w]) & (g0[w] | _or_hits(gh, w)) & (v0[w] | v1[w]) & (l0[w] | l1[w])
-            acc[w] = x
-            any_id |= x
-            cand |= x & (k0[w] | k1[w])
-        if not any_id:
+    cdef Py_ssize_t _match(self, const Req* q, bint want_all) noexcept:
+        cdef Sets* s = &self._s
+        cdef Py_ssize_t w = -1
+        s.lo = 0
+        s.hi = self._W
+        s.nf = 0
+        if self._gather(q):
+            if s.nf == 0:
+                # No field to test: every rule matches.
+                s.a[0] = self._table + self._fixed[F_ALL]
+                s.b[0] = s.zero
+                s.nf = 1
+            if s.lo < s.hi:
+                w = ap_intersect(s.acc, s.a, s.b, s.nf, s.lo, s.hi, want_all)
+        _clean(s)
+        if w < 0:
             return -1
+        return w * 64 + ap_ctz64(s.acc[w])
 
-        # ---- phase 3: scope (lookups only if some candidate needs them) ----
-        sh.n = 0
-        cdef uint64_t* base
-        cdef uint64_t* r0 = T + self._zero
-        if is_res:
-            base = T + self._a_row
-            if cand:
-                r0 = T + self._res_any
-                _table_hits(self._res_plain, sh, T, W, api_group, resource, sub, has_sub)
-                if self._res_named is not None:
-                    p = _dict_get(self._res_named, name)
-                    if p != NULL:
-                        _table_hits(<_GroupTable>p, sh, T, W, api_group, resource, sub, has_sub)
-        else:
-            base = T + self._nr_base
-            if cand:
+    cdef bint _needed(self, int lookups) noexcept:
+        """Whether some rule passing the fields gathered so far is one that the
+        lookups of a field could let through (fixed set `lookups`). As in the
+        checker, the resources and the URL are only looked at then; the test is
+        a pass over the words that stops at the first such rule."""
+        cdef Sets* s = &self._s
+        if self._fixed[lookups] < 0:
+            return False
+        return s.nf == 0 or s.lo < s.hi and ap_meets(s.a, s.b, s.nf, s.lo, s.hi,
+                                                     self._table + self._fixed[lookups])
+
+    cdef bint _gather(self, const Req* q) noexcept:
+        """Look the request up, field by field; False when a field passes no rule."""
+        cdef Sets* s = &self._s
+        cdef Py_ssize_t i
+        if not self._full[F_USERS]:
+            _field_start(s)
+            if q.user != NULL and self._users is not None:
+                _add_hit(s, self._users, q.user)
+            if not _field_end(s, self._row(F_USERS)):
+                return False
+        if not self._full[F_GROUPS]:
+            _field_start(s)
+            if q.user != NULL and self._groups is not None:
+                # A tuple or a list (see _eval); items borrowed from it.
+                for i in range(Py_SIZE(q.groups)):
+                    _add_hit(s, self._groups, _sequence_item(q.groups, i))
+            if not _field_end(s, self._row(F_GROUPS)):
+                return False
+        if not self._full[F_VERBS]:
+            _field_start(s)
+            if self._verbs is not None:
+                _add_hit(s, self._verbs, q.verb)
+            if not _field_end(s, self._row(F_VERBS)):
+                return False
+        if not self._full[F_LEVELS]:
+            _field_start(s)
+            if self._levels is not None:
+                _add_hit(s, self._levels, q.level)
+            if not _field_end(s, self._row(F_LEVELS)):
+                return False
+        if q.is_res:
+            if not self._full[F_NS]:
+                _field_start(s)
+                if self._ns is not None:
+                    _add_hit(s, self._ns, q.namespace)
+                if not _field_end(s, self._row(F_NS)):
+                    return False
+            if not self._full[F_RES]:
+                _field_start(s)
+                if self._res is not None and self._needed(F_RES_LOOKUPS):
+                    self._res.hits(s, q)
+                if not _field_end(s, self._row(F_RES)):
+                    return False
+        elif not self._full[F_URL]:
+            _field_start(s)
+            if self._needed(F_URL_LOOKUPS):
                 if self._url_exact is not None:
-                    _push_hit(sh, T, self._url_exact, path, W)
-                if self._max_len:
-                    # FNV over the path's code points; at each stem length,
-                    # probe for a stem of that length and hash, then confirm
-                    # it with a real comparison. Stems are distinct, so at
-                    # most one can match per length.
-                    kind = PyUnicode_KIND(path)
-                    data = PyUnicode_DATA(path)
-                    plen = PyUnicode_GET_LENGTH(path)
-                    end = plen if plen < self._max_len else self._max_len
-                    h = FNV_BASIS
-                    for i in range(end):
-                        h = _fnv_step(h, PyUnicode_READ(kind, data, i))
-                        if not self._is_len[i + 1]:
-                            continue
-                        s = _slot_of(h, self._slot_mask)
-                        while True:
-                            slot = &self._slots[s]
-                            if slot.stem == NULL:
-                                break
-                            if slot.h == h and slot.length == i + 1:
-                                if PyUnicode_Tailmatch(path, slot.stem, 0, i + 1, -1):
-                                    _push(sh, T + slot.row, W)
-                                    break
-                            s = (s + 1) & self._slot_mask
-                # Only the URL hits (N rules) are added: k = all rules, and
-                # r0 stays empty (R rules never match a non-resource request).
-                k0 = T + self._all_rules
-                k1 = T + self._zero
-
-        # acc = acc & (base | ((k0 | k1) & (r0 | hits)))
-        #   resource:     base = A, k = namespace pass, r0 = empty-resources rules
-        #   non-resource: base = A | "*"-URL rules, k = all, r0 = none
-        for w in range(W):
-            x = acc[w]
-            y = base[w]
-            if cand:
-                y |= (k0[w] | k1[w]) & (r0[w] | _or_hits(sh, w))
-            x &= y
-            if x:
-                if first < 0:
-                    first = w * 64 + ap_ctz64(x)
-                    if not want_all:
-                        return first
-            acc[w] = x
-        return first
+                    _add_hit(s, self._url_exact, q.path)
+                if self._prefixes is not None:
+                    self._prefixes.hits(s, <str>q.path)
+            if not _field_end(s, self._row(F_URL)):
+                return False
+        return True
 
     cdef object _mask(self):
-        cdef Py_ssize_t w, b, W = self._W
+        """all(): the match set _eval left, as an int."""
+        cdef Py_ssize_t w, b, lo = self._s.lo, hi = self._s.hi
         cdef uint64_t x
-        cdef const uint64_t* acc = self._acc
-        cdef unsigned char* out = self._bytes
-        if W == 1:
+        cdef uint64_t* acc = self._s.acc
+        cdef unsigned char* out
+        # Words outside lo..hi hold no rule but may hold stale bits.
+        while hi > lo and acc[hi - 1] == 0:
+            hi -= 1
+        if hi <= lo:
+            return 0
+        if hi == 1:
             return PyLong_FromUnsignedLongLong(acc[0])
-        # Drop high zero words: the int is built from the significant ones only.
-        while W > 1 and acc[W - 1] == 0:
-            W -= 1
-        if LITTLE_ENDIAN:
-            # The words already are the little-endian image of the mask.
+        memset(acc, 0, <size_t>lo * sizeof(uint64_t))
+        if not LITTLE_ENDIAN:
+            # Byte-swap in place: the scratch is rebuilt by the next _eval.
             out = <unsigned char*>acc
-        else:
-            for w in range(W):
+            for w in range(hi):
                 x = acc[w]
                 for b in range(8):
                     out[w * 8 + b] = <unsigned char>(x >> (8 * b))
         if HAVE_LONG_FROM_LE:
-            return _long_from_le(out, <size_t>(W * 8))
-        return _from_bytes(PyBytes_FromStringAndSize(<char*>out, W * 8), "little")
+            return _long_from_le(<unsigned char*>acc, <size_t>(hi * 8))
+        return _from_bytes(PyBytes_FromStringAndSize(<char*>acc, hi * 8), "little")
 
     # ---------------------------------------------------------------- API
 
@@ -805,11 +399,15 @@ cdef class CMatcher:
     def __repr__(self):
         return f"<CMatcher: {self._n} rules>"
 
+    cdef inline object _index(self, Py_ssize_t i):
+        # The int objects of the rule indexes are made once (see _compile).
+        return -1 if i < 0 else <object>PyTuple_GET_ITEM(self._ints, i)
+
     def first(self, request):
         """Index of the first rule the request matches, or -1."""
         if self._n == 0:
             return -1
-        return self._eval(request, False)
+        return self._index(self._eval(request, False))
 
     def all(self, request):
         """Bit mask of every rule the request matches (bit i is rule i)."""
@@ -821,7 +419,7 @@ cdef class CMatcher:
         """``first`` for a whole batch in one call."""
         cdef list out = []
         for request in requests:
-            out.append(-1 if self._n == 0 else self._eval(request, False))
+            out.append(-1 if self._n == 0 else self._index(self._eval(request, False)))
         return out
 
     def all_many(self, requests):

@@ -39,9 +39,7 @@ Rule = tuple[
     tuple[str, ...],
     tuple[str, ...],
 ]
-Request = tuple[
-    "str | None", tuple[str, ...], str, str, str, str, str, str, str, bool, str
-]
+Request = tuple["str | None", tuple[str, ...], str, str, str, str, str, str, str, bool, str]
 
 __all__ = ["PyMatcher", "normalize"]
 

@@ -1,4 +1,4 @@
-"""Seeded data shared by the benchmarks (the same generator the tests use)."""
+"""Seeded data shared by the benchmarks (pipeline.generate, the generator behind `auditpipe generate`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.events import Event, decode_record
+from pipeline.decode import decode_record
+from pipeline.events import Event
 
 ROOT = Path(__file__).resolve().parent.parent
 BATCH = 1000
@@ -17,14 +18,14 @@ BATCH = 1000
 
 @pytest.fixture(scope="session")
 def corpus() -> list[bytes]:
-    from bench.data import make_events
+    from pipeline.generate import make_events
 
     return make_events(5 * BATCH, seed=0)
 
 
 @pytest.fixture(scope="session")
 def batches(corpus: list[bytes]) -> list[list[bytes]]:
-    return [corpus[i:i + BATCH] for i in range(0, len(corpus), BATCH)]
+    return [corpus[i : i + BATCH] for i in range(0, len(corpus), BATCH)]
 
 
 @pytest.fixture(scope="session")

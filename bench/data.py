@@ -1,4 +1,7 @@
-"""Benchmark inputs: the synthetic event stream and seeded audit Policy rules.
+"""Benchmark inputs: seeded audit Policy rules made to be the worst case for the generated stream.
+
+The events themselves come from :mod:`pipeline.generate` (``make_events`` is
+re-exported here only for ``bench/e2e.py``, which imports it from this module).
 
 :func:`make_rules` builds the worst case for a policy engine that scans rules in
 order: every rule but the last few is a *decoy* that looks like a real rule (it
@@ -17,56 +20,142 @@ from __future__ import annotations
 import random
 from typing import Any, Final
 
-from pipeline.synth import MIX, VOCABULARY, iter_events, make_events
+from pipeline.generate import VOCABULARY, make_events
 
-__all__ = ["MIX", "iter_events", "make_events", "make_rules"]
+__all__ = ["make_events", "make_rules"]
 
 _LEVELS: Final = ("None", "Metadata", "Request", "RequestResponse")
 _WORDS: Final = (
-    "alpha", "billing", "canary", "delta", "edge", "finance", "gamma", "harbor", "ingest", "jupyter", "kafka",
-    "legacy", "mesh", "nightly", "ops", "portal", "quant", "reporting", "sandbox", "tenant", "vault", "warehouse",
+    "alpha",
+    "billing",
+    "canary",
+    "delta",
+    "edge",
+    "finance",
+    "gamma",
+    "harbor",
+    "ingest",
+    "jupyter",
+    "kafka",
+    "legacy",
+    "mesh",
+    "nightly",
+    "ops",
+    "portal",
+    "quant",
+    "reporting",
+    "sandbox",
+    "tenant",
+    "vault",
+    "warehouse",
 )
 
 # Names that never occur in the generated stream (checked against VOCABULARY below).
 _ABSENT_VERBS: Final = ("deletecollection", "proxy", "escalate", "bind", "impersonate", "approve", "use")
 _ABSENT_RESOURCES: Final = (
-    ("example.com", "widgets"), ("acme.io", "gadgets"), ("bitnami.com", "sealedsecrets"),
-    ("networking.istio.io", "virtualservices"), ("networking.k8s.io", "ingresses"),
-    ("networking.k8s.io", "networkpolicies"), ("batch", "cronjobs/status"), ("", "pods/log"),
-    ("", "pods/portforward"), ("", "serviceaccounts/token"), ("", "nodes/proxy"), ("apps", "pods"),
-    ("rbac.authorization.k8s.io", "roles"), ("authentication.k8s.io", "tokenreviews"),
-    ("authorization.k8s.io", "subjectaccessreviews"), ("certificates.k8s.io", "certificatesigningrequests"),
-    ("", "replicationcontrollers"), ("snapshot.storage.k8s.io", "volumesnapshots"),
-    ("policy", "podsecuritypolicies"), ("", "componentstatuses"),
+    ("example.com", "widgets"),
+    ("acme.io", "gadgets"),
+    ("bitnami.com", "sealedsecrets"),
+    ("networking.istio.io", "virtualservices"),
+    ("networking.k8s.io", "ingresses"),
+    ("networking.k8s.io", "networkpolicies"),
+    ("batch", "cronjobs/status"),
+    ("", "pods/log"),
+    ("", "pods/portforward"),
+    ("", "serviceaccounts/token"),
+    ("", "nodes/proxy"),
+    ("apps", "pods"),
+    ("rbac.authorization.k8s.io", "roles"),
+    ("authentication.k8s.io", "tokenreviews"),
+    ("authorization.k8s.io", "subjectaccessreviews"),
+    ("certificates.k8s.io", "certificatesigningrequests"),
+    ("", "replicationcontrollers"),
+    ("snapshot.storage.k8s.io", "volumesnapshots"),
+    ("policy", "podsecuritypolicies"),
+    ("", "componentstatuses"),
 )
-_ABSENT_URLS: Final = ("/ui/*", "/swagger*", "/internal/*", "/metrics/slis", "/configz", "/flowcontrol*",
-                       "/statusz", "/openid/*", "/.well-known/*", "/healthz/poststarthook/*")
-_ABSENT_GROUPS: Final = ("system:bootstrappers", "system:bootstrappers:kubeadm:default-node-token",
-                         "oidc:finance", "ldap:ops", "system:serviceaccounts:legacy", "oidc:contractors")
+_ABSENT_URLS: Final = (
+    "/ui/*",
+    "/swagger*",
+    "/internal/*",
+    "/metrics/slis",
+    "/configz",
+    "/flowcontrol*",
+    "/statusz",
+    "/openid/*",
+    "/.well-known/*",
+    "/healthz/poststarthook/*",
+)
+_ABSENT_GROUPS: Final = (
+    "system:bootstrappers",
+    "system:bootstrappers:kubeadm:default-node-token",
+    "oidc:finance",
+    "ldap:ops",
+    "system:serviceaccounts:legacy",
+    "oidc:contractors",
+)
 
 # Realistic rules that do match parts of the stream; placed at the end of the policy.
 _LIVE_RULES: Final[tuple[dict[str, Any], ...]] = (
-    {"level": "None", "users": ["system:kube-proxy"], "verbs": ["watch"],
-     "resources": [{"group": "", "resources": ["endpoints", "services", "services/status"]},
-                   {"group": "discovery.k8s.io", "resources": ["endpointslices"]}]},
-    {"level": "None", "userGroups": ["system:nodes"], "verbs": ["get", "update"],
-     "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}], "namespaces": ["kube-node-lease"]},
-    {"level": "None", "users": ["system:kube-controller-manager", "system:kube-scheduler"],
-     "verbs": ["get", "update"], "namespaces": ["kube-system"],
-     "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}]},
+    {
+        "level": "None",
+        "users": ["system:kube-proxy"],
+        "verbs": ["watch"],
+        "resources": [
+            {"group": "", "resources": ["endpoints", "services", "services/status"]},
+            {"group": "discovery.k8s.io", "resources": ["endpointslices"]},
+        ],
+    },
+    {
+        "level": "None",
+        "userGroups": ["system:nodes"],
+        "verbs": ["get", "update"],
+        "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}],
+        "namespaces": ["kube-node-lease"],
+    },
+    {
+        "level": "None",
+        "users": ["system:kube-controller-manager", "system:kube-scheduler"],
+        "verbs": ["get", "update"],
+        "namespaces": ["kube-system"],
+        "resources": [{"group": "coordination.k8s.io", "resources": ["leases"]}],
+    },
     {"level": "None", "nonResourceURLs": ["/healthz*", "/livez*", "/readyz*", "/version"]},
-    {"level": "None", "resources": [{"group": "", "resources": ["events"]},
-                                    {"group": "events.k8s.io", "resources": ["events"]}]},
-    {"level": "Request", "userGroups": ["system:nodes"], "verbs": ["update", "patch"],
-     "resources": [{"group": "", "resources": ["nodes/status", "pods/status"]}], "omitStages": ["RequestReceived"]},
-    {"level": "Metadata", "resources": [{"group": "", "resources": ["secrets", "configmaps"]}],
-     "omitStages": ["RequestReceived"]},
+    {
+        "level": "None",
+        "resources": [{"group": "", "resources": ["events"]}, {"group": "events.k8s.io", "resources": ["events"]}],
+    },
+    {
+        "level": "Request",
+        "userGroups": ["system:nodes"],
+        "verbs": ["update", "patch"],
+        "resources": [{"group": "", "resources": ["nodes/status", "pods/status"]}],
+        "omitStages": ["RequestReceived"],
+    },
+    {
+        "level": "Metadata",
+        "resources": [{"group": "", "resources": ["secrets", "configmaps"]}],
+        "omitStages": ["RequestReceived"],
+    },
     {"level": "RequestResponse", "resources": [{"group": "", "resources": ["pods/exec", "pods/attach"]}]},
-    {"level": "Request", "verbs": ["get", "list", "watch"],
-     "resources": [{"group": ""}, {"group": "apps"}, {"group": "batch"}, {"group": "policy"},
-                   {"group": "storage.k8s.io"}, {"group": "discovery.k8s.io"}], "omitStages": ["RequestReceived"]},
-    {"level": "RequestResponse", "resources": [{"group": ""}, {"group": "apps"}, {"group": "apiextensions.k8s.io"}],
-     "omitStages": ["RequestReceived"]},
+    {
+        "level": "Request",
+        "verbs": ["get", "list", "watch"],
+        "resources": [
+            {"group": ""},
+            {"group": "apps"},
+            {"group": "batch"},
+            {"group": "policy"},
+            {"group": "storage.k8s.io"},
+            {"group": "discovery.k8s.io"},
+        ],
+        "omitStages": ["RequestReceived"],
+    },
+    {
+        "level": "RequestResponse",
+        "resources": [{"group": ""}, {"group": "apps"}, {"group": "apiextensions.k8s.io"}],
+        "omitStages": ["RequestReceived"],
+    },
 )
 
 
@@ -93,17 +182,21 @@ class _RuleMaker:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         # Many more absent names than present ones, drawn per seed.
-        self.absent_users = [f"system:serviceaccount:{rng.choice(_WORDS)}:{rng.choice(_WORDS)}-{i}"
-                             for i in range(40)] + [f"{w}-{i}@corp.example" for i, w in enumerate(_WORDS)] \
+        self.absent_users = (
+            [f"system:serviceaccount:{rng.choice(_WORDS)}:{rng.choice(_WORDS)}-{i}" for i in range(40)]
+            + [f"{w}-{i}@corp.example" for i, w in enumerate(_WORDS)]
             + [f"system:node:worker-{i}" for i in range(20)]
+        )
         self.absent_namespaces = [f"{rng.choice(_WORDS)}-{i}" for i in range(40)]
         assert not set(self.absent_namespaces) & set(VOCABULARY.namespaces)
 
-    def _some(self, present: tuple[str, ...] | list[str], absent: tuple[str, ...] | list[str],
-              k_present: int, k_absent: int) -> list[str]:
+    def _some(
+        self, present: tuple[str, ...] | list[str], absent: tuple[str, ...] | list[str], k_present: int, k_absent: int
+    ) -> list[str]:
         rng = self.rng
-        picked = rng.sample(list(present), min(k_present, len(present))) + \
-            rng.sample(list(absent), min(k_absent, len(absent)))
+        picked = rng.sample(list(present), min(k_present, len(present))) + rng.sample(
+            list(absent), min(k_absent, len(absent))
+        )
         rng.shuffle(picked)
         return picked
 
@@ -168,12 +261,22 @@ class _RuleMaker:
     def live(self) -> dict[str, Any]:
         """One of the realistic rules, copied so callers may change it."""
         rule = self.rng.choice(_LIVE_RULES)
-        return {k: ([dict(e) if isinstance(e, dict) else e for e in v] if isinstance(v, list) else v)
-                for k, v in rule.items()}
+        return {
+            k: ([dict(e) if isinstance(e, dict) else e for e in v] if isinstance(v, list) else v)
+            for k, v in rule.items()
+        }
 
 
-_FIELD_ORDER: Final = ("level", "users", "userGroups", "verbs", "resources", "namespaces", "nonResourceURLs",
-                       "omitStages")
+_FIELD_ORDER: Final = (
+    "level",
+    "users",
+    "userGroups",
+    "verbs",
+    "resources",
+    "namespaces",
+    "nonResourceURLs",
+    "omitStages",
+)
 
 
 def _in_go_order(rule: dict[str, Any]) -> dict[str, Any]:

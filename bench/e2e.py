@@ -19,7 +19,8 @@
    record timestamp - input record timestamp) per event.
 
 Prints a Markdown table and writes bench/results/e2e.json. Uses
-KAFKA_BOOTSTRAP_SERVERS, else starts scripts/kafka-dev.
+KAFKA_BOOTSTRAP_SERVERS, else the broker of devtools.kafka (started if needed, with
+scripts/kafka-dev's environment: KAFKA_DEV_HOME, KAFKA_DEV_PORT, ...).
 """
 
 from __future__ import annotations
@@ -41,16 +42,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import run_until_done  # noqa: E402 - after the path is set
+
 BATCH = 2000
 POLICY = ROOT / "configs" / "policies" / "volume-cut.yaml"
 
 
 # --------------------------------------------------------------------------- roles (child processes)
 
+
 async def _forward(bootstrap: str, src: str, dst: str, group: str, transform: str) -> None:
     from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-    from pipeline.sink import Send, send_batches
+    from pipeline.kafka.batches import Send, send_batches
 
     policy_doc = None
     if transform == "naive":
@@ -59,11 +63,22 @@ async def _forward(bootstrap: str, src: str, dst: str, group: str, transform: st
         from bench.naive import naive_process
 
         policy_doc = yaml.safe_load(POLICY.read_text())
-    consumer = AIOKafkaConsumer(src, bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False,
-                                auto_offset_reset="earliest", max_poll_records=BATCH)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
-                                linger_ms=5, compression_type=os.environ.get("E2E_COMPRESSION", "lz4") or None,
-                                max_batch_size=1048576)
+    consumer = AIOKafkaConsumer(
+        src,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=BATCH,
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        compression_type=os.environ.get("E2E_COMPRESSION", "lz4") or None,
+        max_batch_size=1048576,
+    )
     await consumer.start()
     await producer.start()
     stop = asyncio.Event()
@@ -73,8 +88,8 @@ async def _forward(bootstrap: str, src: str, dst: str, group: str, transform: st
             data = await consumer.getmany(timeout_ms=500, max_records=BATCH)
             if not data:
                 continue
-            sends = []
-            for tp, records in data.items():
+            sends: list[Send] = []
+            for records in data.values():
                 if policy_doc is not None:
                     values = naive_process([r.value for r in records], policy_doc, "bench")
                     sends.extend(Send(dst, None, v) for v in values)
@@ -94,105 +109,33 @@ async def _forward(bootstrap: str, src: str, dst: str, group: str, transform: st
         await producer.stop()
 
 
-# --------------------------------------------------------------------------- harness
-
-def _rss_kb(pid: int) -> int:
-    total = 0
-    try:
-        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    except FileNotFoundError:
-        children = []
-    for p in [str(pid), *children]:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
-class _Progress:
-    """Polls a consumer group's committed offsets with one long-lived admin client."""
-
-    def __init__(self, bootstrap: str) -> None:
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        async def start() -> AIOKafkaAdminClient:
-            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-            await admin.start()
-            return admin
-
-        self.loop = asyncio.new_event_loop()
-        self.admin = self.loop.run_until_complete(start())
-
-    def committed(self, group: str, topic: str) -> int:
-        async def go() -> int:
-            try:
-                offsets = await self.admin.list_consumer_group_offsets(group)
-            except Exception:
-                return 0
-            return sum(m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset > 0)
-
-        return self.loop.run_until_complete(go())
-
-    def close(self) -> None:
-        self.loop.run_until_complete(self.admin.close())
-        self.loop.close()
-
-
-def _run_until_done(cmd: list[str], bootstrap: str, group: str, topic: str, total: int,
-                    env: dict[str, str] | None = None, timeout: float = 3600) -> dict[str, Any]:
-    """Run ``cmd`` until its group committed ``total`` offsets.
-
-    Reports the steady-state rate (between 10 % and 90 % committed), so process
-    start and group join do not count, and the total time.
-    """
-    log = open(Path(tempfile.gettempdir()) / f"e2e-{group}.log", "wb")
-    progress = _Progress(bootstrap)
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT,
-                            start_new_session=True)
-    rss: list[tuple[float, int]] = []
-    samples: list[tuple[float, int]] = []
-    try:
-        while time.perf_counter() - started < timeout:
-            time.sleep(0.25)
-            now = time.perf_counter() - started
-            rss.append((round(now, 1), _rss_kb(proc.pid)))
-            if proc.poll() is not None:
-                raise RuntimeError(f"{cmd} exited early with {proc.returncode}; see {log.name}")
-            done = progress.committed(group, topic)
-            samples.append((now, done))
-            if done >= total:
-                break
-        elapsed = time.perf_counter() - started
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
-        progress.close()
-    t10 = next(t for t, c in samples if c >= total * 0.1)
-    c10 = next(c for t, c in samples if c >= total * 0.1)
-    t90 = next(t for t, c in samples if c >= total * 0.9)
-    c90 = next(c for t, c in samples if c >= total * 0.9)
-    steady = (c90 - c10) / (t90 - t10) if t90 > t10 else total / elapsed
-    return {"seconds": elapsed, "committed": samples[-1][1], "steady_events_per_sec": steady, "rss_kb": rss}
-
-
 def _fill(bootstrap: str, topic: str, events: list[bytes], partitions: int) -> int:
-    from tests.kafka.util import create_topics
+    from devtools.kafka.admin import create_topics
 
     asyncio.run(create_topics(bootstrap, [topic], partitions))
     with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as f:
         for e in events:
             f.write(e + b"\n")
         name = f.name
-    subprocess.run(["kcat", "-P", "-b", bootstrap, "-t", topic, "-z", "lz4", "-X", "linger.ms=20",
-                    "-X", "batch.num.messages=10000", "-l", name], check=True)
+    subprocess.run(
+        [
+            "kcat",
+            "-P",
+            "-b",
+            bootstrap,
+            "-t",
+            topic,
+            "-z",
+            "lz4",
+            "-X",
+            "linger.ms=20",
+            "-X",
+            "batch.num.messages=10000",
+            "-l",
+            name,
+        ],
+        check=True,
+    )
     os.unlink(name)
     return sum(len(e) for e in events)
 
@@ -208,15 +151,17 @@ def _service_config(tmp: Path, bootstrap: str, src: str, dst: str, group: str, m
     cfg.write_text(f"""
 policy: {POLICY}
 enrichment: {{cluster_name: bench}}
-default_output: {{name: out, topic: {dst}}}
+default_output: {{name: out, type: kafka, topic: {dst}}}
+dead_letters: {{type: kafka, topic: {dst}.dlq}}
 metrics: {{port: {metrics_port}, host: 127.0.0.1}}
 log_level: WARNING
+sources:
+  - type: kafka
+    topics: [{src}]
+    group_id: {group}
+    fetch_max_records: {BATCH}
 kafka:
   bootstrap_servers: "{bootstrap}"
-  group_id: {group}
-  input_topics: [{src}]
-  dead_letter_topic: {dst}.dlq
-  fetch_max_records: {BATCH}
 """)
     return cfg
 
@@ -227,8 +172,9 @@ async def _latencies(bootstrap: str, src: str, dst: str) -> list[float]:
     sent: dict[str, int] = {}
     got: dict[str, int] = {}
     for topic, store in ((src, sent), (dst, got)):
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+        )
         await consumer.start()
         idle = 0
         while idle < 4:
@@ -271,9 +217,24 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--rate", type=int, default=5000, help="events/s for the latency run")
     parser.add_argument("--latency-secs", type=int, default=20)
-    parser.add_argument("--only", default=",".join([
-        "passthrough-send", "passthrough", "passthrough-nocomp", "naive", "auditpipe-asyncio", "auditpipe",
-        "auditpipe-nocomp", "auditpipe-2w", "auditpipe-keepall", "auditpipe-keepall-nocomp", "latency"]))
+    parser.add_argument(
+        "--only",
+        default=",".join(
+            [
+                "passthrough-send",
+                "passthrough",
+                "passthrough-nocomp",
+                "naive",
+                "auditpipe-asyncio",
+                "auditpipe",
+                "auditpipe-nocomp",
+                "auditpipe-2w",
+                "auditpipe-keepall",
+                "auditpipe-keepall-nocomp",
+                "latency",
+            ]
+        ),
+    )
     parser.add_argument("--role", choices=["passthrough", "passthrough-send", "naive"])
     parser.add_argument("--args", nargs="*")
     args = parser.parse_args()
@@ -282,23 +243,40 @@ def main() -> None:
         asyncio.run(_forward(bootstrap, src, dst, group, args.role))
         return
 
-    from bench.data import make_events
-    from tests.kafka.util import free_port
-
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    started = False
     if not bootstrap:
-        out = subprocess.run([str(ROOT / "scripts" / "kafka-dev"), "start"], check=True, capture_output=True,
-                             text=True).stdout
-        bootstrap = out.strip().splitlines()[-1]
+        from devtools.kafka.env import broker_from_env
+
+        broker = broker_from_env(log=lambda message: print(f"kafka: {message}", file=sys.stderr, flush=True))
+        started = broker.start()
+        bootstrap = broker.bootstrap
+    try:
+        _measure(args, bootstrap)
+    finally:
+        if started:  # leave no broker behind that this run started: it would hold the port
+            broker.stop()
+
+
+def _measure(args: argparse.Namespace, bootstrap: str) -> None:
+    from bench.data import make_events
+    from devtools.kafka.admin import create_topics
+    from devtools.net import free_port
+
     tag = uuid.uuid4().hex[:6]
     src = f"bench-in-{tag}"
     print(f"generating {args.events:,} events ...", flush=True)
     events = make_events(args.events, seed=0)
     size = _fill(bootstrap, src, events, args.partitions)
     print(f"filled {src}: {args.events:,} events, {size / 1e6:.1f} MB", flush=True)
-    results: dict[str, Any] = {"events": args.events, "input_bytes": size, "partitions": args.partitions,
-                               "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, "
-                               f"{os.cpu_count()} cores, Python {platform.python_version()}", "runs": {}}
+    results: dict[str, Any] = {
+        "events": args.events,
+        "input_bytes": size,
+        "partitions": args.partitions,
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "runs": {},
+    }
     tmp = Path(tempfile.mkdtemp())
     py = sys.executable
     plan = [name for name in args.only.split(",")]
@@ -307,6 +285,8 @@ def main() -> None:
             continue
         group = f"bench-{name}-{tag}"
         dst = f"bench-out-{name}-{tag}"
+        # auditpipe never creates topics; one partition each, as the broker's auto-creation used to make them.
+        asyncio.run(create_topics(bootstrap, [dst, f"{dst}.dlq"], 1))
         env = None
         if name.endswith("nocomp") and not name.startswith("auditpipe"):
             env = {**os.environ, "E2E_COMPRESSION": ""}  # no output compression
@@ -327,25 +307,31 @@ def main() -> None:
             if name.endswith("nocomp"):
                 cfg.write_text(cfg.read_text() + "  compression: none\n")
         print(f"running {name} ...", flush=True)
-        run = _run_until_done(cmd, bootstrap, group, src, args.events, env=env)
+        run = run_until_done(cmd, bootstrap, group, src, args.events, env=env)
         run["events_per_sec"] = run["steady_events_per_sec"]
         run["mb_per_sec"] = run["events_per_sec"] * size / args.events / 1e6
         run["peak_rss_mb"] = max(kb for _, kb in run["rss_kb"]) / 1024
         results["runs"][name] = run
-        print(f"  {name}: {run['events_per_sec']:,.0f} events/s (steady), {run['mb_per_sec']:.1f} MB/s in, "
-              f"{run['seconds']:.1f} s in all, peak RSS {run['peak_rss_mb']:.0f} MB", flush=True)
+        print(
+            f"  {name}: {run['events_per_sec']:,.0f} events/s (steady), {run['mb_per_sec']:.1f} MB/s in, "
+            f"{run['seconds']:.1f} s in all, peak RSS {run['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
 
     if "latency" in plan:
         n = args.rate * args.latency_secs
         lsrc, ldst, group = f"lat-in-{tag}", f"lat-out-{tag}", f"lat-{tag}"
-        from tests.kafka.util import create_topics
-
-        asyncio.run(create_topics(bootstrap, [lsrc, ldst], 1))
+        asyncio.run(create_topics(bootstrap, [lsrc, ldst, f"{ldst}.dlq"], 1))
         cfg = _service_config(tmp, bootstrap, lsrc, ldst, group, free_port())
         # A policy that keeps every event, so every input has a latency.
         cfg.write_text(cfg.read_text().replace(str(POLICY), str(_keep_all(tmp, "Metadata"))))
-        proc = subprocess.Popen([py, "-m", "pipeline", "run", "--config", str(cfg)], cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [py, "-m", "pipeline", "run", "--config", str(cfg)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         time.sleep(5)
         print(f"latency run: {n:,} events at {args.rate:,}/s ...", flush=True)
         _paced_produce(bootstrap, lsrc, make_events(n, seed=1), args.rate)
@@ -353,11 +339,16 @@ def main() -> None:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(60)
         lat = asyncio.run(_latencies(bootstrap, lsrc, ldst))
-        results["latency"] = {"rate": args.rate, "events": len(lat),
-                              "p50_ms": lat[len(lat) // 2], "p99_ms": lat[int(len(lat) * 0.99)],
-                              "max_ms": lat[-1]}
-        print(f"  latency at {args.rate}/s: p50 {lat[len(lat) // 2]} ms, p99 {lat[int(len(lat) * 0.99)]} ms",
-              flush=True)
+        results["latency"] = {
+            "rate": args.rate,
+            "events": len(lat),
+            "p50_ms": lat[len(lat) // 2],
+            "p99_ms": lat[int(len(lat) * 0.99)],
+            "max_ms": lat[-1],
+        }
+        print(
+            f"  latency at {args.rate}/s: p50 {lat[len(lat) // 2]} ms, p99 {lat[int(len(lat) * 0.99)]} ms", flush=True
+        )
 
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
@@ -368,23 +359,30 @@ def main() -> None:
 def table(results: dict[str, Any]) -> str:
     runs = results["runs"]
     naive = runs.get("naive", {}).get("events_per_sec")
-    lines = [f"End to end, {results['events']:,} events ({results['input_bytes'] / 1e6:.0f} MB), "
-             f"{results['partitions']} partitions, {results['date']}, {results['machine']}", "",
-             "| pipeline | events/s (steady) | MB/s in | vs pass-through (same codec) | vs naive | whole run | peak RSS |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"End to end, {results['events']:,} events ({results['input_bytes'] / 1e6:.0f} MB), "
+        f"{results['partitions']} partitions, {results['date']}, {results['machine']}",
+        "",
+        "| pipeline | events/s (steady) | MB/s in | vs pass-through (same codec) | vs naive | whole run | peak RSS |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for name, run in runs.items():
         eps = run["events_per_sec"]
         # Compare with the pass-through that compresses its output the same way.
-        ceiling = runs.get("passthrough-nocomp" if name.endswith("nocomp") else "passthrough",
-                           {}).get("events_per_sec")
+        ceiling = runs.get("passthrough-nocomp" if name.endswith("nocomp") else "passthrough", {}).get("events_per_sec")
         vs_c = f"{eps / ceiling:.0%}" if ceiling else "-"
         vs_n = f"{eps / naive:.1f}x" if naive else "-"
-        lines.append(f"| {name} | {eps:,.0f} | {run['mb_per_sec']:.1f} | {vs_c} | {vs_n} | "
-                     f"{run['seconds']:.1f} s | {run['peak_rss_mb']:.0f} MB |")
+        lines.append(
+            f"| {name} | {eps:,.0f} | {run['mb_per_sec']:.1f} | {vs_c} | {vs_n} | "
+            f"{run['seconds']:.1f} s | {run['peak_rss_mb']:.0f} MB |"
+        )
     if "latency" in results:
         lat = results["latency"]
-        lines += ["", f"Latency at {lat['rate']:,} events/s: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms "
-                  f"(max {lat['max_ms']} ms, {lat['events']:,} events)"]
+        lines += [
+            "",
+            f"Latency at {lat['rate']:,} events/s: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms "
+            f"(max {lat['max_ms']} ms, {lat['events']:,} events)",
+        ]
     return "\n".join(lines)
 
 

@@ -22,27 +22,55 @@ import pytest
 
 from _fastmatch import PyMatcher
 
-USERS = ["system:kube-proxy", "system:kube-scheduler", "alice", "bob",
-         "system:serviceaccount:kube-system:replicaset-controller", "system:node:worker-1"]
+USERS = [
+    "system:kube-proxy",
+    "system:kube-scheduler",
+    "alice",
+    "bob",
+    "system:serviceaccount:kube-system:replicaset-controller",
+    "system:node:worker-1",
+]
 GROUPS = ["system:authenticated", "system:nodes", "system:serviceaccounts", "devs"]
 VERBS = ["get", "list", "watch", "create", "update", "patch", "delete"]
 NAMESPACES = ["", "default", "kube-system", "prod", "kube-node-lease"]
-RESOURCES = [("", "pods", ""), ("", "pods", "log"), ("", "pods", "status"), ("", "secrets", ""),
-             ("", "configmaps", ""), ("apps", "deployments", ""), ("apps", "deployments", "scale"),
-             ("coordination.k8s.io", "leases", ""), ("", "events", ""), ("", "nodes", "status")]
+RESOURCES = [
+    ("", "pods", ""),
+    ("", "pods", "log"),
+    ("", "pods", "status"),
+    ("", "secrets", ""),
+    ("", "configmaps", ""),
+    ("apps", "deployments", ""),
+    ("apps", "deployments", "scale"),
+    ("coordination.k8s.io", "leases", ""),
+    ("", "events", ""),
+    ("", "nodes", "status"),
+]
 PATHS = ["/healthz", "/readyz", "/livez", "/version", "/openapi/v2", "/apis", "/api", "/metrics"]
 
 ABSENT_USERS = [f"absent-user-{i}" for i in range(50)]
 ABSENT_VERBS = ["escalate", "bind", "impersonate", "approve"]
 ABSENT_NAMESPACES = [f"absent-ns-{i}" for i in range(50)]
-ABSENT_RESOURCES = [("example.com", "widgets"), ("acme.io", "gadgets"), ("", "pods/portforward"),
-                    ("", "nodes/proxy"), ("apps", "pods"), ("policy", "podsecuritypolicies")]
+ABSENT_RESOURCES = [
+    ("example.com", "widgets"),
+    ("acme.io", "gadgets"),
+    ("", "pods/portforward"),
+    ("", "nodes/proxy"),
+    ("apps", "pods"),
+    ("policy", "podsecuritypolicies"),
+]
 ABSENT_URLS = ["/logs*", "/debug/*", "/ui/*", "/swagger*", "/configz"]
 
 LIVE: list[tuple[Any, ...]] = [
     (("system:kube-proxy",), (), ("watch",), (), (("", ("endpoints", "services"), ()),), (), ()),
-    ((), ("system:nodes",), ("get", "update"), ("kube-node-lease",),
-     (("coordination.k8s.io", ("leases",), ()),), (), ()),
+    (
+        (),
+        ("system:nodes",),
+        ("get", "update"),
+        ("kube-node-lease",),
+        (("coordination.k8s.io", ("leases",), ()),),
+        (),
+        (),
+    ),
     ((), (), (), (), (), ("/healthz*", "/livez*", "/readyz*", "/version"), ()),
     ((), (), (), (), (("", ("events",), ()),), (), ()),
     ((), (), (), (), (("", ("secrets", "configmaps"), ()),), (), ()),
@@ -90,8 +118,21 @@ def make_requests(count: int, seed: int = 1) -> list[tuple[Any, ...]]:
         groups = tuple(rng.sample(GROUPS, rng.randint(1, 2)))
         if rng.random() < 0.8:
             group, resource, sub = rng.choice(RESOURCES)
-            out.append((user, groups, rng.choice(VERBS), rng.choice(NAMESPACES), group, resource, sub,
-                        rng.choice(["", "web-1", "db-0"]), "/api/v1/x", True, ""))
+            out.append(
+                (
+                    user,
+                    groups,
+                    rng.choice(VERBS),
+                    rng.choice(NAMESPACES),
+                    group,
+                    resource,
+                    sub,
+                    rng.choice(["", "web-1", "db-0"]),
+                    "/api/v1/x",
+                    True,
+                    "",
+                )
+            )
         else:
             out.append((user, groups, "get", "", "", "", "", "", rng.choice(PATHS), False, ""))
     return out
@@ -156,13 +197,15 @@ def _table() -> None:
             m = _cls(impl)(policy)
             number = 20 if impl == "c" else max(1, 2000 // n)
             first = m.first
-            t1 = min(timeit.repeat(lambda: [first(r) for r in reqs], number=number, repeat=5))
-            t2 = min(timeit.repeat(lambda: m.first_many(reqs), number=number, repeat=5))
+            t1 = min(timeit.repeat(lambda first=first: [first(r) for r in reqs], number=number, repeat=5))
+            t2 = min(timeit.repeat(lambda m=m: m.first_many(reqs), number=number, repeat=5))
             all_ = m.all
-            t3 = min(timeit.repeat(lambda: [all_(r) for r in reqs], number=number, repeat=5))
+            t3 = min(timeit.repeat(lambda all_=all_: [all_(r) for r in reqs], number=number, repeat=5))
             late = sum(r >= n - max(1, n // 10) for r in m.first_many(reqs)) / len(reqs)
             per = number * len(reqs)
-            print(f"{n:>6} {impl:>5} {t1 / per * 1e9:>11.0f} {t2 / per * 1e9:>14.0f} {t3 / per * 1e9:>9.0f}  {late:.0%}")
+            print(
+                f"{n:>6} {impl:>5} {t1 / per * 1e9:>11.0f} {t2 / per * 1e9:>14.0f} {t3 / per * 1e9:>9.0f}  {late:.0%}"
+            )
 
 
 if __name__ == "__main__":

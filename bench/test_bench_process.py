@@ -13,7 +13,7 @@ import pytest
 from _fastmatch import PyMatcher
 from pipeline import config as config_mod
 from pipeline import policy as policy_mod
-from pipeline.events import decode_record
+from pipeline.decode import decode_record
 from pipeline.process import Processor
 
 from .conftest import c_available
@@ -23,7 +23,7 @@ from .naive import naive_process
 def processor(policy_doc: dict[str, Any], impl: str) -> Processor:
     proc = Processor(policy_mod.from_mapping(policy_doc), config_mod.loads("enrichment: {cluster_name: bench}"))
     if impl == "py":
-        proc._policy_matcher = PyMatcher(proc.policy.matcher_rules())  # noqa: SLF001 - benchmark the twin
+        proc._policy_matcher = PyMatcher(proc.policy.matcher_rules())
     return proc
 
 

@@ -1,23 +1,10 @@
-"""Decode audit events from every shape that reaches Kafka or a file.
+"""An audit event as the pipeline carries it, and how one is read from its members.
 
-One record (a Kafka message value, or a line of a file) can hold:
-
-* a raw apiserver event line (``audit.k8s.io/v1`` or ``v1beta1``);
-* a Fluent Bit envelope ``{"@timestamp": ..., "log": "<event line>"}``;
-* a Fluent Bit flattened event, ``@timestamp`` prepended as the first key;
-* a container-log envelope (``time``, ``stream``, ``_p``/``logtag``, ``log``
-  or ``message``, maybe a ``kubernetes`` map) whose log is the event line;
-* a webhook ``EventList`` (its items carry no kind/apiVersion);
-* a JSON array of events or EventLists;
-* the same in MessagePack (Fluent Bit ``out_kafka format msgpack``).
-
-The shape is sniffed per record, never taken from configuration.
-
-An event is kept as ``dict[str, msgspec.Raw]``: every top-level field of the
+An event is kept as ``dict[str, msgspec.Raw]``: every top-level member of the
 input, in order, modelled or not, with its value as the original bytes. Only
 the few fields the policy looks at are decoded into Python values, so bodies
 travel untouched and an output event loses nothing the policy does not
-remove.
+remove. (Finding events in a record, whatever its shape, is decode.py's job.)
 """
 
 from __future__ import annotations
@@ -27,16 +14,21 @@ from typing import Any
 import msgspec
 from msgspec import Raw
 
-from .errors import ReasonCode, RecordError
+from .errors import ReasonCode
+from .model import (
+    AUDIT_VERSIONS,
+    LEVEL_RANK,
+    REQUIRED_FIELDS,
+    STAGE_SET,
+    Fields,
+    decode_str,
+    encode,
+)
 
-LEVELS = ("None", "Metadata", "Request", "RequestResponse")
-LEVEL_RANK = {name: rank for rank, name in enumerate(LEVELS)}
-STAGES = frozenset(("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic"))
-REQUIRED_FIELDS = ("level", "auditID", "stage", "requestURI", "verb", "user")
 _REQUIRED = frozenset(REQUIRED_FIELDS)
 DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
-
-Fields = dict[str, Raw]
+_KIND_EVENT = Raw(b'"Event"')
+_API_VERSION_RAW = {v: Raw(encode(v)) for v in AUDIT_VERSIONS}
 
 
 class UserInfo(msgspec.Struct):
@@ -52,23 +44,27 @@ class ObjectRef(msgspec.Struct):
     subresource: str = ""
 
 
-_decode_top = msgspec.json.Decoder(dict[str, Raw] | list[Raw]).decode
-_decode_object = msgspec.json.Decoder(dict[str, Raw]).decode
-_decode_str = msgspec.json.Decoder(str).decode
-_decode_items = msgspec.json.Decoder(list[Raw]).decode
-_encode = msgspec.json.encode
-
-
 class Event:
     """One audit event: its raw fields plus what the policy matches on.
 
     ``request`` is the builtins-only tuple the ``_fastmatch`` matcher takes.
     """
 
-    __slots__ = ("fields", "level", "stage", "verb", "audit_id", "request", "raw", "source")
+    __slots__ = ("audit_id", "envelope", "fields", "level", "raw", "request", "source", "stage", "synthesized", "verb")
 
-    def __init__(self, fields: Fields, level: str, stage: str, verb: str, audit_id: str,
-                 request: tuple[Any, ...], raw: bytes, source: str) -> None:
+    def __init__(
+        self,
+        fields: Fields,
+        level: str,
+        stage: str,
+        verb: str,
+        audit_id: str,
+        request: tuple[Any, ...],
+        raw: bytes,
+        source: str,
+        envelope: str = "",
+        synthesized: str = "",
+    ) -> None:
         self.fields = fields
         self.level = level
         self.stage = stage
@@ -77,16 +73,20 @@ class Event:
         self.request = request
         self.raw = raw
         self.source = source
+        # The platform envelope it came out of ("eks cluster=… logStream=…"), and the
+        # fields rebuilt rather than recorded (GKE): both become annotations.
+        self.envelope = envelope
+        self.synthesized = synthesized
 
 
-class _Reject(Exception):
+class Reject(Exception):
     """Internal: carries a reason out of the nested decoders."""
 
     def __init__(self, code: ReasonCode, message: str, path: str) -> None:
         self.code, self.message, self.path = code, message, path
 
 
-def _validation_path(exc: msgspec.ValidationError, prefix: str) -> tuple[str, str]:
+def validation_path(exc: msgspec.ValidationError, prefix: str) -> tuple[str, str]:
     # msgspec appends " - at `$.x`" relative to what it decoded; rebase it.
     text = str(exc)
     message, sep, where = text.partition(" - at `$")
@@ -107,6 +107,16 @@ _CACHE_MAX = 4096
 _caches: dict[str, dict[bytes, Any]] = {"level": {}, "stage": {}, "verb": {}, "user": {}}
 
 
+# (level, stage, verb) by their raw values joined with commas: the values are
+# whole JSON texts, so the joined bytes name one triple. Only checked triples
+# go in (by _to_event_checked), so a hit needs no check.
+_heads: dict[bytes, tuple[str, str, str]] = {}
+_user_cache = _caches["user"]
+# auditID, requestURI and objectRef (or null) as one JSON array: one decode instead of three.
+_decode_tail = msgspec.json.Decoder(tuple[str, str, ObjectRef | None]).decode
+_NULL = b"null"
+
+
 def _remember(cache: dict[bytes, Any], key: bytes, value: Any) -> None:
     if len(cache) >= _CACHE_MAX:
         cache.clear()  # bounded: a stream of unique values must not grow memory
@@ -121,11 +131,11 @@ def _small(fields: Fields, name: str, allowed: Any, path: str) -> str:
     if value is not None:
         return value
     try:
-        value = _decode_str(raw)
+        value = decode_str(raw)
     except msgspec.ValidationError as exc:
-        raise _Reject(ReasonCode.WRONG_TYPE, str(exc), f"{path}.{name}") from None
+        raise Reject(ReasonCode.WRONG_TYPE, str(exc), f"{path}.{name}") from None
     if allowed is not None and value not in allowed:
-        raise _Reject(ReasonCode.INVALID_VALUE, f"unknown {name} {value!r}", f"{path}.{name}")
+        raise Reject(ReasonCode.INVALID_VALUE, f"unknown {name} {value!r}", f"{path}.{name}")
     _remember(cache, key, value)
     return value
 
@@ -140,8 +150,8 @@ def _user(fields: Fields, path: str) -> tuple[str | None, tuple[str, ...]]:
     try:
         user = _decode_user(raw)
     except msgspec.ValidationError as exc:
-        message, at = _validation_path(exc, f"{path}.user")
-        raise _Reject(ReasonCode.WRONG_TYPE, message, at) from None
+        message, at = validation_path(exc, f"{path}.user")
+        raise Reject(ReasonCode.WRONG_TYPE, message, at) from None
     groups = tuple(user.groups) if user.groups else ()
     # `user: {}` is kube's nil user (failed authentication): no users/userGroups rule matches it.
     value = (user.username if (user.username or groups) else None, groups)
@@ -151,154 +161,123 @@ def _user(fields: Fields, path: str) -> tuple[str | None, tuple[str, ...]]:
 
 def _string(fields: Fields, name: str, path: str) -> str:
     try:
-        value: str = _decode_str(fields[name])
+        value: str = decode_str(fields[name])
     except msgspec.ValidationError as exc:
-        raise _Reject(ReasonCode.WRONG_TYPE, str(exc), f"{path}.{name}") from None
+        raise Reject(ReasonCode.WRONG_TYPE, str(exc), f"{path}.{name}") from None
     return value
 
 
-def _to_event(fields: Fields, raw: bytes, source: str, path: str) -> Event:
+def _self_describing(fields: Fields, api_version: str) -> Fields:
+    # Webhook EventList items (and some re-serialised logs) carry no kind or
+    # apiVersion: every output event names them, first, as the apiserver writes them.
+    out: Fields = {
+        "kind": fields.get("kind", _KIND_EVENT),
+        "apiVersion": fields.get("apiVersion", _API_VERSION_RAW[api_version]),
+    }
+    out.update(fields)
+    return out
+
+
+# level, stage, verb, auditID, requestURI, username, groups, objectRef
+_Parts = tuple[str, str, str, str, str, str | None, tuple[str, ...], ObjectRef | None]
+
+
+def to_event(
+    fields: Fields, raw: bytes, source: str, path: str, api_version: str, envelope: str = "", synthesized: str = ""
+) -> Event:
+    """The event in ``fields``; raises ``Reject`` (the first problem, in field order) if it is not one.
+
+    Nearly every event is well formed and repeats a level, stage, verb and user
+    seen before, so they are looked up by their raw bytes and the rest
+    (auditID, requestURI, objectRef) is read in one decode of the three values
+    joined into an array. Anything else (a first sighting, a missing or bad
+    field) goes through ``_checked``, which reads field by field: it alone
+    decides the error, so the fast path cannot change one.
+    """
+    tail = head = user = None
+    # A KeyError is a missing required field (all six are read here), a decode
+    # error a bad value: either way the checked path finds and reports it.
+    try:
+        head = _heads.get(b",".join((fields["level"], fields["stage"], fields["verb"])))
+        user = _user_cache.get(bytes(fields["user"]))
+        if head is not None and user is not None:
+            ref_raw = fields.get("objectRef")
+            joined = (b"[", fields["auditID"], b",", fields["requestURI"], b",", ref_raw or _NULL, b"]")
+            tail = _decode_tail(b"".join(joined))
+    except (KeyError, msgspec.DecodeError, RecursionError):
+        pass
+    if tail is None or head is None or user is None:
+        level, stage, verb, audit_id, uri, username, groups, ref = _checked(fields, path)
+    else:
+        level, stage, verb = head
+        audit_id, uri, ref = tail
+        username, groups = user
+    url_path = uri.partition("?")[0]
+    if ref is None:
+        request = (username, groups, verb, "", "", "", "", "", url_path, False, level)
+    else:
+        request = (
+            username,
+            groups,
+            verb,
+            ref.namespace,
+            ref.apiGroup,
+            ref.resource,
+            ref.subresource,
+            ref.name,
+            url_path,
+            True,
+            level,
+        )
+    if "apiVersion" not in fields or "kind" not in fields:
+        fields = _self_describing(fields, api_version)
+    return Event(fields, level, stage, verb, audit_id, request, raw, source, envelope, synthesized)
+
+
+def _checked(fields: Fields, path: str) -> _Parts:
+    """What to_event needs, field by field in a fixed order, the first problem raised as a ``Reject``."""
     if not _REQUIRED.issubset(fields):
         missing = [name for name in REQUIRED_FIELDS if name not in fields]
         names = ", ".join(f"`{n}`" for n in missing)
-        raise _Reject(ReasonCode.MISSING_FIELD,
-                      f"Object missing required field{'s' if len(missing) > 1 else ''} {names}", path)
+        raise Reject(
+            ReasonCode.MISSING_FIELD, f"Object missing required field{'s' if len(missing) > 1 else ''} {names}", path
+        )
     level = _small(fields, "level", LEVEL_RANK, path)
-    stage = _small(fields, "stage", STAGES, path)
+    stage = _small(fields, "stage", STAGE_SET, path)
     verb = _small(fields, "verb", None, path)
+    _remember(_heads, b",".join((fields["level"], fields["stage"], fields["verb"])), (level, stage, verb))
     audit_id = _string(fields, "auditID", path)
     uri = _string(fields, "requestURI", path)
     username, groups = _user(fields, path)
-    url_path = uri.partition("?")[0]
     ref_raw = fields.get("objectRef")
     ref = None
     if ref_raw is not None:
         try:
             ref = _decode_objref(ref_raw)
         except msgspec.ValidationError as exc:
-            message, at = _validation_path(exc, f"{path}.objectRef")
-            raise _Reject(ReasonCode.WRONG_TYPE, message, at) from None
-    if ref is None:
-        request = (username, groups, verb, "", "", "", "", "", url_path, False, level)
-    else:
-        request = (username, groups, verb, ref.namespace, ref.apiGroup, ref.resource,
-                   ref.subresource, ref.name, url_path, True, level)
-    return Event(fields, level, stage, verb, audit_id, request, raw, source)
+            message, at = validation_path(exc, f"{path}.objectRef")
+            raise Reject(ReasonCode.WRONG_TYPE, message, at) from None
+    return level, stage, verb, audit_id, uri, username, groups, ref
 
 
-_EVENT_KEYS = frozenset(("auditID", "stage", "requestURI", "verb", "level", "user", "objectRef",
-                         "stageTimestamp", "requestReceivedTimestamp", "responseStatus"))
+_EVENT_KEYS = frozenset(
+    (
+        "auditID",
+        "stage",
+        "requestURI",
+        "verb",
+        "level",
+        "user",
+        "objectRef",
+        "stageTimestamp",
+        "requestReceivedTimestamp",
+        "responseStatus",
+    )
+)
 
 
-def _is_event(fields: Fields) -> bool:
+def is_event(fields: Fields) -> bool:
     # Any event key makes it an event, so a partial event is reported as
     # missing fields rather than as an unknown shape.
-    return not _EVENT_KEYS.isdisjoint(fields)
-
-
-def _envelope_line(fields: Fields, path: str) -> tuple[bytes, str] | None:
-    """The event line inside a Fluent Bit or container-log envelope, if any."""
-    for key in ("log", "message"):
-        if key in fields:
-            try:
-                line = _decode_str(fields[key])
-            except msgspec.ValidationError:
-                if key == "log":
-                    raise _Reject(ReasonCode.WRONG_TYPE, "Expected `str` (the event line)", f"{path}.{key}") from None
-                continue
-            return line.encode("utf-8", "surrogatepass"), f"{path}.{key}"
-    return None
-
-
-def _check_utf8(data: bytes) -> None:
-    if data.isascii():  # the common case costs no allocation
-        return
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _Reject(ReasonCode.INVALID_UTF8, f"invalid UTF-8 ({exc.reason}) at byte {exc.start}", "$") from None
-
-
-def _decode_json(data: bytes, path: str) -> Fields | list[Raw]:
-    try:
-        value: Fields | list[Raw] = _decode_top(data)
-        return value
-    except msgspec.ValidationError:
-        raise _Reject(ReasonCode.NOT_AN_OBJECT, "Expected an object or an array", path) from None
-    except msgspec.DecodeError as exc:
-        raise _Reject(ReasonCode.INVALID_JSON, str(exc), path) from None
-    except RecursionError:
-        raise _Reject(ReasonCode.TOO_DEEP, "JSON nested too deeply", path) from None
-
-
-def _from_msgpack(data: bytes) -> bytes:
-    try:
-        return _encode(msgspec.msgpack.decode(data))
-    except UnicodeDecodeError as exc:
-        raise _Reject(ReasonCode.INVALID_UTF8, f"MessagePack string is not UTF-8 ({exc.reason})", "$") from None
-    except (msgspec.DecodeError, msgspec.EncodeError, TypeError, ValueError) as exc:
-        raise _Reject(ReasonCode.INVALID_JSON, f"MessagePack record could not be read: {exc}", "$") from None
-    except RecursionError:
-        raise _Reject(ReasonCode.TOO_DEEP, "MessagePack nested too deeply", "$") from None
-
-
-def _walk(data: bytes, path: str, depth: int, raw: bytes, source: str,
-          events: list[Event], errors: list[RecordError]) -> None:
-    """Sniff one value's shape and append the events (or errors) it holds."""
-    if depth > 3:
-        raise _Reject(ReasonCode.UNKNOWN_SHAPE, "envelopes nested too deeply", path)
-    value = _decode_json(data, path)
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            _walk_item(bytes(item), f"{path}[{i}]", depth + 1, source, events, errors)
-        return
-    if _is_event(value):
-        events.append(_to_event(value, raw, source, path))
-        return
-    if "items" in value:  # a webhook EventList
-        try:
-            items = _decode_items(value["items"])
-        except msgspec.ValidationError:
-            raise _Reject(ReasonCode.WRONG_TYPE, "Expected `array`", f"{path}.items") from None
-        for i, item in enumerate(items):
-            _walk_item(bytes(item), f"{path}.items[{i}]", depth + 1, source, events, errors)
-        return
-    inner = _envelope_line(value, path)
-    if inner is not None:
-        _walk(inner[0], inner[1], depth + 1, raw, source, events, errors)
-        return
-    keys = ", ".join(list(value)[:5])
-    raise _Reject(ReasonCode.UNKNOWN_SHAPE,
-                  f"not an audit event, EventList or log envelope (keys: {keys or 'none'})", path)
-
-
-def _walk_item(item: bytes, path: str, depth: int, source: str,
-               events: list[Event], errors: list[RecordError]) -> None:
-    # One bad item of a list is one dead letter holding that item only, so a
-    # replay of the dead letter cannot duplicate the good items.
-    try:
-        _walk(item, path, depth, item, source, events, errors)
-    except _Reject as r:
-        errors.append(RecordError(r.code, r.message, r.path, item, source))
-
-
-def decode_record(data: bytes, source: str, events: list[Event], errors: list[RecordError],
-                  max_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> None:
-    """Decode one record into ``events``; anything unreadable goes to ``errors``.
-
-    Never raises for bad input.
-    """
-    try:
-        if len(data) > max_bytes:
-            raise _Reject(ReasonCode.TOO_LARGE, f"record is {len(data)} bytes, over the limit of {max_bytes}", "$")
-        first = data.lstrip()[:1]
-        if not first:
-            raise _Reject(ReasonCode.EMPTY, "empty record", "$")
-        if first[0] >= 0x80:  # a MessagePack map: fixmap 0x80-0x8f, map16 0xde, map32 0xdf
-            if first[0] <= 0x8F or first[0] in (0xDE, 0xDF):
-                _walk(_from_msgpack(data), "$", 0, data, source, events, errors)
-                return
-        _check_utf8(data)
-        _walk(data, "$", 0, data, source, events, errors)
-    except _Reject as r:
-        errors.append(RecordError(r.code, r.message, r.path, data, source))
+    # auditID first: nearly every record that is an event has it, and a dict lookup is cheaper.
+    return "auditID" in fields or not _EVENT_KEYS.isdisjoint(fields)

@@ -12,29 +12,56 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 import msgspec
 from msgspec import Raw
 
-from .events import LEVEL_RANK, LEVELS, Fields
+from .model import LEVELS, NONE, REQUEST, REQUEST_RESPONSE, Fields, decode_array, decode_fields, encode
 
-_REQUEST = LEVEL_RANK["Request"]
-_REQUEST_RESPONSE = LEVEL_RANK["RequestResponse"]
-_LEVEL_RAW = {name: Raw(msgspec.json.encode(name)) for name in LEVELS}
-_encode = msgspec.json.encode
+_LEVEL_RAW = {name: Raw(encode(name)) for name in LEVELS}
+
+# Why an event was dropped: a metrics label and a summary line, so a fixed set.
+NO_RULE: Final = "no_rule"  # no rule matched: the policy's default level None
+LEVEL_NONE: Final = "level_none"  # the matching rule's level is None
+RECORDED_NONE: Final = "recorded_none"  # recorded at None: there is nothing to keep
+OMITTED_STAGE: Final = "omitted_stage"  # the event's stage is in the rule's omitStages
 
 
-def applied_rank(policy_level: str, recorded_level: str) -> int:
-    return min(LEVEL_RANK[policy_level], LEVEL_RANK[recorded_level])
+def decide(rule_rank: int | None, omit_stages: frozenset[str], recorded_rank: int, stage: str) -> tuple[int, str]:
+    """The applied level rank of one event, or why it is dropped.
 
+    Parameters
+    ----------
+    rule_rank
+        The matching rule's level rank, None when no rule matched.
+    omit_stages
+        The rule's omitStages, with the policy's.
+    recorded_rank, stage
+        The event's own level rank and stage.
 
-_decode_object = msgspec.json.Decoder(dict[str, Raw]).decode
-_decode_array = msgspec.json.Decoder(list[Raw]).decode
-_decode_str = msgspec.json.Decoder(str).decode
+    Returns
+    -------
+    (rank, reason)
+        ``reason`` is "" when the event is kept at ``rank``; otherwise one
+        of NO_RULE, LEVEL_NONE, RECORDED_NONE, OMITTED_STAGE.
+    """
+    if rule_rank is None:
+        return NONE, NO_RULE
+    if rule_rank == NONE:
+        return NONE, LEVEL_NONE
+    if recorded_rank == NONE:
+        return NONE, RECORDED_NONE
+    if stage in omit_stages:
+        return NONE, OMITTED_STAGE
+    # The level never rises above the recorded one: a body the apiserver did
+    # not record cannot be invented.
+    return (rule_rank if rule_rank < recorded_rank else recorded_rank), ""
 
 
 def _object(raw: Raw) -> dict[str, Raw] | None:
     try:
-        return _decode_object(raw)
+        return decode_fields(raw)
     except msgspec.ValidationError:
         return None  # not an object: kube-apiserver keeps such bodies unchanged, so do we
 
@@ -55,7 +82,7 @@ def _cut(raw: Raw) -> Raw | None:
         meta = _object(meta_raw)
         if meta is not None and "managedFields" in meta:
             del meta["managedFields"]
-            obj["metadata"] = Raw(_encode(meta))
+            obj["metadata"] = Raw(encode(meta))
             changed = True
     items_raw = obj.get("items")
     if items_raw is not None:
@@ -63,12 +90,12 @@ def _cut(raw: Raw) -> Raw | None:
     kind_raw = obj.get("kind")
     if kind_raw is not None and bytes(kind_raw) == b'"Table"' and "rows" in obj:
         changed |= _cut_each(obj, "rows", obj["rows"], "object")
-    return Raw(_encode(obj)) if changed else None
+    return Raw(encode(obj)) if changed else None
 
 
 def _cut_each(obj: dict[str, Raw], key: str, raw: Raw, inner: str | None) -> bool:
     try:
-        elements = _decode_array(raw)
+        elements = decode_array(raw)
     except msgspec.ValidationError:
         return False
     changed = False
@@ -83,12 +110,12 @@ def _cut_each(obj: dict[str, Raw], key: str, raw: Raw, inner: str | None) -> boo
                 cut = _cut(target)
                 if cut is not None:
                     row[inner] = cut
-                    new = Raw(_encode(row))
+                    new = Raw(encode(row))
         if new is not None:
             elements[i] = new
             changed = True
     if changed:
-        obj[key] = Raw(_encode(elements))
+        obj[key] = Raw(encode(elements))
     return changed
 
 
@@ -103,9 +130,9 @@ def apply_level(fields: Fields, rank: int, recorded: str, verb: str, omit_manage
     ``omit_managed_fields`` should be False when the record's bytes hold no
     ``"managedFields"`` at all: the caller tests that once on the whole record.
     """
-    if rank < _REQUEST:
+    if rank < REQUEST:
         fields.pop("requestObject", None)
-    if rank < _REQUEST_RESPONSE:
+    if rank < REQUEST_RESPONSE:
         fields.pop("responseObject", None)
     if omit_managed_fields:
         req = fields.get("requestObject")

@@ -3,36 +3,35 @@
 
 The sample is, in this order:
 
-1. real audit events from ``shared/data/real-audit`` (Apache-2.0 and MIT files only), byte for byte:
+1. real audit events from ``tests/data/real-audit`` (Apache-2.0 and MIT files only), byte for byte:
    all of audit2rbac-demo-v1.jsonl, falco-k8s-audit-trace-files.jsonl and crowdsec-hub-k8s-audit.jsonl,
    then the first 300 lines of audit2rbac-demo-v1beta1.jsonl;
-2. ``pipeline.synth.make_events(..., seed=1)`` to fill up to 2,000 lines.
+2. ``pipeline.generate.make_events(..., seed=1)`` to fill up to 2,000 lines.
 
 Every line must be a complete event (level, auditID, stage, requestURI, verb, user, with valid level and
 stage values); lines that are not are dropped and counted. The output is deterministic, so ``--check``
 can tell whether the committed file is current. Where each part comes from: pipeline/data/SOURCES.md.
 
-Usage: scripts/make-sample.py [--shared DIR] [--check]
+Usage: scripts/make-sample.py [--real-audit DIR] [--check]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.synth import make_events  # noqa: E402
+from pipeline.generate import make_events  # noqa: E402
 
 OUTPUT = ROOT / "pipeline" / "data" / "sample-events.jsonl"
 TOTAL = 2_000
 MAX_GENERATED_BYTES = 64 * 1024
 SEED = 1
-# (file under shared/data/real-audit, how many lines to take; None = all). Never the elastic file (Elastic
+# (file under tests/data/real-audit, how many lines to take; None = all). Never the elastic file (Elastic
 # License 2.0), nor the panther (partial, hand-written) or malformed fixtures.
 REAL = (
     ("audit2rbac-demo-v1.jsonl", None),
@@ -64,18 +63,18 @@ def problem(line: bytes) -> str | None:
     return None
 
 
-def real_lines(shared: Path, name: str, limit: int | None) -> list[bytes]:
-    data = (shared / "data" / "real-audit" / name).read_bytes()
+def real_lines(folder: Path, name: str, limit: int | None) -> list[bytes]:
+    data = (folder / name).read_bytes()
     lines = [line for line in data.split(b"\n") if line.strip()]
     return lines[:limit] if limit is not None else lines
 
 
-def build(shared: Path) -> tuple[bytes, list[tuple[str, int, int]]]:
+def build(folder: Path) -> tuple[bytes, list[tuple[str, int, int]]]:
     """The sample file's bytes, and (source, lines kept, lines dropped) per source."""
     kept: list[bytes] = []
     report: list[tuple[str, int, int]] = []
     for name, limit in REAL:
-        lines = real_lines(shared, name, limit)
+        lines = real_lines(folder, name, limit)
         good = [line for line in lines if problem(line) is None]
         for line in lines:
             if (why := problem(line)) is not None:
@@ -88,18 +87,28 @@ def build(shared: Path) -> tuple[bytes, list[tuple[str, int, int]]]:
     generated = [line for line in make_events(fill * 2, seed=SEED) if len(line) <= MAX_GENERATED_BYTES][:fill]
     good = [line for line in generated if problem(line) is None]
     kept += good
-    report.append((f"pipeline.synth.make_events({fill * 2}, seed={SEED}) (at most 64 KB each)", len(good), len(generated) - len(good)))
+    report.append(
+        (
+            f"pipeline.generate.make_events({fill * 2}, seed={SEED}) (at most 64 KB each)",
+            len(good),
+            len(generated) - len(good),
+        )
+    )
     return b"".join(line + b"\n" for line in kept), report
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    default_shared = Path(os.environ.get("AUDITPIPE_SHARED", ROOT.parent / "shared"))
-    parser.add_argument("--shared", type=Path, default=default_shared,
-                        help=f"shared/ folder (default {default_shared})")
+    default_folder = ROOT / "tests" / "data" / "real-audit"
+    parser.add_argument(
+        "--real-audit",
+        type=Path,
+        default=default_folder,
+        help=f"folder of real audit samples (default {default_folder.relative_to(ROOT)})",
+    )
     parser.add_argument("--check", action="store_true", help="do not write; exit 1 if the file is not current")
     args = parser.parse_args()
-    data, report = build(args.shared)
+    data, report = build(args.real_audit)
     for source, good, dropped in report:
         print(f"{good:6d} lines from {source} ({dropped} dropped as incomplete)")
     print(f"{sum(r[1] for r in report):6d} lines, {len(data):,} bytes")

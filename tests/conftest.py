@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,8 +14,10 @@ import _fastmatch
 from _fastmatch import PyMatcher
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("AUDITPIPE_SHARED", ROOT.parent / "shared"))
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# Vendored test data (conformance vectors, real audit samples): see data/SOURCES.md.
+DATA = Path(__file__).resolve().parent / "data"
+REAL_AUDIT = DATA / "real-audit"
 
 
 def _c_matcher() -> type | None:
@@ -52,11 +55,29 @@ def matcher_cls(request: pytest.FixtureRequest) -> type:
     return cls
 
 
-@pytest.fixture
-def shared() -> Path:
-    if not SHARED.is_dir():
-        pytest.fail(f"shared material not found at {SHARED} (set AUDITPIPE_SHARED)")
-    return SHARED
-
-
 sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def apiserver_replay(request: pytest.FixtureRequest) -> Path:
+    """kube-apiserver's own audit backends (tests/apiserver), built once per source version;
+    skips without Go (fails under CI=true)."""
+    from .gotools import build_apiserver_replay, cache_dir
+
+    return build_apiserver_replay(cache_dir(request.config))
+
+
+@pytest.fixture(scope="session")
+def go_time_parse(request: pytest.FixtureRequest) -> Path:
+    """A program that answers Go's time.Parse(time.RFC3339Nano, line) for each line of stdin."""
+    from .gotools import build_time_parse, cache_dir
+
+    return build_time_parse(cache_dir(request.config))
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A CA, a server certificate for 127.0.0.1, a client certificate, and a wrong one (tests/tlsfiles.py)."""
+    from .tlsfiles import make_tls_files
+
+    return make_tls_files(tmp_path_factory.mktemp("tls"))

@@ -25,8 +25,10 @@ def event(**overrides: Any) -> dict[str, Any]:
         "objectRef": {"resource": "pods", "namespace": "prod", "name": "web", "apiVersion": "v1"},
         "responseStatus": {"metadata": {}, "code": 201},
         "requestObject": {"kind": "Pod", "metadata": {"name": "web", "managedFields": [{"manager": "kubectl"}]}},
-        "responseObject": {"kind": "Pod", "metadata": {"name": "web", "uid": "u1",
-                                                       "managedFields": [{"manager": "kubectl"}]}},
+        "responseObject": {
+            "kind": "Pod",
+            "metadata": {"name": "web", "uid": "u1", "managedFields": [{"manager": "kubectl"}]},
+        },
         "requestReceivedTimestamp": "2026-11-27T10:00:00.000000Z",
         "stageTimestamp": "2026-11-27T10:00:00.010000Z",
         "annotations": {"authorization.k8s.io/decision": "allow"},

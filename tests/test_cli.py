@@ -66,10 +66,13 @@ def test_lenient_loads_like_kube_apiserver(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_explain_shows_how_much_wider_the_rule_became(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    events = write(tmp_path, "e.jsonl",
-                   line(event(verb="delete", objectRef={"resource": "secrets", "namespace": "prod", "name": "s"})),
-                   line(event(verb="get", objectRef={"resource": "configmaps", "namespace": "dev", "name": "c"})),
-                   line(event(verb="list", objectRef={"resource": "pods", "namespace": "kube-system"})))
+    events = write(
+        tmp_path,
+        "e.jsonl",
+        line(event(verb="delete", objectRef={"resource": "secrets", "namespace": "prod", "name": "s"})),
+        line(event(verb="get", objectRef={"resource": "configmaps", "namespace": "dev", "name": "c"})),
+        line(event(verb="list", objectRef={"resource": "pods", "namespace": "kube-system"})),
+    )
     assert main(["policy", "explain", "--lenient", str(BROKEN / "seed-broken-prod-secrets.yaml"), str(events)]) == 0
     out = capsys.readouterr().out
     assert "rule 0 (level Metadata): resources: group '' with no resource list (all resources)" in out
@@ -77,14 +80,25 @@ def test_explain_shows_how_much_wider_the_rule_became(tmp_path: Path, capsys: py
 
 
 def test_explain_names_rule_reasons_and_level(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    events = write(tmp_path, "e.jsonl",
-                   line(event(user={"username": "system:kube-proxy"}, verb="watch",
-                              objectRef={"resource": "endpoints", "namespace": "default"}, level="Metadata")),
-                   line(event()))
+    events = write(
+        tmp_path,
+        "e.jsonl",
+        line(
+            event(
+                user={"username": "system:kube-proxy"},
+                verb="watch",
+                objectRef={"resource": "endpoints", "namespace": "default"},
+                level="Metadata",
+            )
+        ),
+        line(event()),
+    )
     assert main(["policy", "explain", str(POLICIES / "security.yaml"), str(events)]) == 0
     out = capsys.readouterr().out
-    assert ("rule 2 (level None): users contains 'system:kube-proxy'; verbs contains 'watch'; "
-            "resources: group '' pattern 'endpoints' matches 'endpoints'") in out
+    assert (
+        "rule 2 (level None): users contains 'system:kube-proxy'; verbs contains 'watch'; "
+        "resources: group '' pattern 'endpoints' matches 'endpoints'"
+    ) in out
     assert "-> dropped (level None)" in out
     assert "rule 0 (level RequestResponse)" in out and "-> kept at RequestResponse" in out
 

@@ -1,10 +1,9 @@
-"""kube-apiserver's own test vectors (shared/conformance/k8s-policy-cases.json),
+"""kube-apiserver's own test vectors (tests/data/conformance/k8s-policy-cases.json),
 run against both matcher twins and the policy loader."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -12,14 +11,25 @@ import pytest
 
 from pipeline import policy as policy_mod
 
-from .conftest import SHARED
+from .conftest import DATA
 
-CASES: dict[str, Any] = json.loads((SHARED / "conformance" / "k8s-policy-cases.json").read_text())
+CASES: dict[str, Any] = json.loads((DATA / "conformance" / "k8s-policy-cases.json").read_text())
 
 
 def as_request(r: dict[str, Any]) -> tuple[Any, ...]:
-    return (r["user"], tuple(r["groups"] or ()), r["verb"], r["namespace"], r["apiGroup"], r["resource"],
-            r["subresource"], r["name"], r["path"], r["resourceRequest"], "")
+    return (
+        r["user"],
+        tuple(r["groups"] or ()),
+        r["verb"],
+        r["namespace"],
+        r["apiGroup"],
+        r["resource"],
+        r["subresource"],
+        r["name"],
+        r["path"],
+        r["resourceRequest"],
+        "",
+    )
 
 
 def test_case_counts() -> None:
@@ -93,7 +103,10 @@ def test_loader_case(case: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("case", CASES["union_stages_cases"], ids=lambda c: f"{c['a']}+{c['b']}")
 def test_union_stages(case: dict[str, Any]) -> None:
-    policy = policy_mod.Policy(apiVersion=policy_mod.API_VERSION, omitStages=case["a"] or [],
-                               rules=[policy_mod.PolicyRule(level="Metadata", omitStages=case["b"] or [])])
+    policy = policy_mod.Policy(
+        apiVersion=policy_mod.API_VERSION,
+        omitStages=case["a"] or [],
+        rules=[policy_mod.PolicyRule(level="Metadata", omitStages=case["b"] or [])],
+    )
     rule = policy_mod.LoadedPolicy(policy).compiled_rules()[0]
     assert rule.omit_stages == frozenset(case["expected"])

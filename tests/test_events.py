@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import msgspec
 import pytest
 
+from pipeline import events as events_mod
+from pipeline.decode import decode_record
 from pipeline.errors import ReasonCode
-from pipeline.events import Event, decode_record
+from pipeline.events import Event
 
+from .conftest import REAL_AUDIT
 from .helpers import event, line
 
 
@@ -30,8 +32,19 @@ def test_raw_event_line() -> None:
     assert errors == []
     (ev,) = events
     assert ev.level == "RequestResponse" and ev.stage == "ResponseComplete" and ev.verb == "create"
-    assert ev.request == ("alice", ("dev", "system:authenticated"), "create", "prod", "", "pods", "", "web",
-                          "/api/v1/namespaces/prod/pods", True, "RequestResponse")
+    assert ev.request == (
+        "alice",
+        ("dev", "system:authenticated"),
+        "create",
+        "prod",
+        "",
+        "pods",
+        "",
+        "web",
+        "/api/v1/namespaces/prod/pods",
+        True,
+        "RequestResponse",
+    )
     assert ev.raw == RAW
 
 
@@ -49,15 +62,22 @@ def test_flattened_event_keeps_timestamp_key() -> None:
 
 
 def test_container_log_envelope() -> None:
-    data = line({"time": "2026-11-27T10:00:00.1Z", "stream": "stdout", "_p": "F", "log": RAW.decode(),
-                 "kubernetes": {"pod_name": "kube-apiserver-x", "namespace_name": "kube-system"}})
+    data = line(
+        {
+            "time": "2026-11-27T10:00:00.1Z",
+            "stream": "stdout",
+            "_p": "F",
+            "log": RAW.decode(),
+            "kubernetes": {"pod_name": "kube-apiserver-x", "namespace_name": "kube-system"},
+        }
+    )
     (ev,), errors = decode(data)
     assert not errors and ev.verb == "create"
 
 
 def test_cri_message_key() -> None:
     data = line({"time": "t", "stream": "stdout", "logtag": "F", "message": RAW.decode()})
-    (ev,), errors = decode(data)
+    (_one,), errors = decode(data)
     assert not errors
 
 
@@ -91,9 +111,9 @@ def test_bad_item_in_list_is_its_own_dead_letter() -> None:
     assert json.loads(err.raw)["auditID"] == "bad"
 
 
-def test_v1beta1_and_sorted_keys_without_api_version(shared: Path) -> None:
+def test_v1beta1_and_sorted_keys_without_api_version() -> None:
     for name in ("audit2rbac-demo-v1beta1.jsonl", "falco-k8s-audit-trace-files.jsonl", "crowdsec-hub-k8s-audit.jsonl"):
-        for n, raw in enumerate((shared / "data" / "real-audit" / name).read_bytes().splitlines(), 1):
+        for n, raw in enumerate((REAL_AUDIT / name).read_bytes().splitlines(), 1):
             events, errors = decode(raw)
             assert not errors, (name, n, errors)
             assert len(events) == 1
@@ -149,6 +169,33 @@ def test_a_value_valid_for_one_field_is_still_checked_for_another() -> None:
         assert events == [] and err.code is ReasonCode.INVALID_VALUE and err.path == f"$.{field}"
 
 
+BAD_TAILS = [
+    {"auditID": 7},
+    {"requestURI": ["/api"]},
+    {"objectRef": "pods"},
+    {"objectRef": {"name": 5}},
+    {"objectRef": {"resource": ["pods"]}, "auditID": None},
+    {"auditID": None},
+    {"user": None},
+    {"requestURI": {"a": "\u00e9"}, "objectRef": 1},
+]
+
+
+@pytest.mark.parametrize("overrides", BAD_TAILS)
+def test_an_error_is_the_same_when_the_level_stage_verb_and_user_were_seen_before(overrides: dict[str, object]) -> None:
+    # A known level/stage/verb/user sends the rest through one combined decode;
+    # its failure must be reported exactly as the field-by-field path reports it.
+    data = line({k: v for k, v in event(**overrides).items() if v is not None})
+    events_mod._heads.clear()
+    for cache in events_mod._caches.values():
+        cache.clear()
+    _, cold = decode(data)
+    decode(RAW)  # warms the caches with the same level, stage, verb and user
+    _, warm = decode(data)
+    assert [(e.code, e.message, e.path) for e in cold] == [(e.code, e.message, e.path) for e in warm]
+    assert len(cold) == 1
+
+
 def test_missing_fields_are_all_named() -> None:
     _, (err,) = decode(line(event(auditID=None, verb=None)))
     assert "`auditID`" in err.message and "`verb`" in err.message
@@ -168,6 +215,9 @@ def test_limit_is_configurable() -> None:
     assert errors and errors[0].code is ReasonCode.TOO_LARGE
 
 
-def test_gzip_bytes_as_a_record_are_rejected_not_crashed() -> None:
-    events, errors = decode(gzip.compress(RAW))
-    assert events == [] and errors[0].code in (ReasonCode.INVALID_UTF8, ReasonCode.INVALID_JSON)
+def test_gzip_records_are_decompressed_and_broken_ones_rejected() -> None:
+    # A Kinesis record of a CloudWatch subscription is gzip; so may be any bridge's value.
+    (ev,), errors = decode(gzip.compress(RAW))
+    assert not errors and ev.fields == decode(RAW)[0][0].fields
+    events, errors = decode(gzip.compress(RAW)[:40])
+    assert events == [] and errors[0].code is ReasonCode.INVALID_VALUE and "truncated gzip" in errors[0].message

@@ -29,8 +29,8 @@ from _fastmatch import PyMatcher
 
 NO_EXTENSIONS = bool(os.environ.get("AUDITPIPE_NO_EXTENSIONS"))
 
-# Imported by name: the compiled module has no stub of its own (the package
-# stub types the shared API), and it may legitimately be absent.
+# Imported by name: the compiled module may legitimately be absent (its stub,
+# _matcher_c.pyi, does not say whether it was built).
 CMatcher: Any
 _IMPORT_ERROR: ImportError | None
 try:
@@ -66,14 +66,26 @@ RESOURCES = ["pods", "secrets", "*", "", "pods/log", "dé"]
 SUBRESOURCES = ["", "log", "status", "*", "é"]
 NAMES = ["", "n1", "n2", "ñ", "*"]
 # Non-ASCII paths in all three str storage widths (latin-1, UCS-2, UCS-4).
-PATHS = ["", "/", "/api", "/apis", "/api/v1", "/api/", "/healthz", "/healthz/ready",
-         "/logs", "/logsXYZ", "/ü", "/名前/x", "/😀x", "*", "/api*"]
+PATHS = [
+    "",
+    "/",
+    "/api",
+    "/apis",
+    "/api/v1",
+    "/api/",
+    "/healthz",
+    "/healthz/ready",
+    "/logs",
+    "/logsXYZ",
+    "/ü",
+    "/名前/x",
+    "/😀x",
+    "*",
+    "/api*",
+]
 LEVELS = ["", "None", "Metadata", "Request", "RequestResponse"]
 # Pattern pieces: combined "res/sub", "*/sub", "res/*", "*/*", "*", "/*", "*/".
-PATTERNS = (
-    RESOURCES
-    + [f"{r}/{s}" for r in ("pods", "secrets", "*", "", "dé") for s in ("log", "status", "*", "", "é")]
-)
+PATTERNS = RESOURCES + [f"{r}/{s}" for r in ("pods", "secrets", "*", "", "dé") for s in ("log", "status", "*", "", "é")]
 URL_STEMS = PATHS + ["/api/v", "/h", "/lo", "/名", "/😀"]
 
 
@@ -118,9 +130,7 @@ requests = st.tuples(
 
 
 # Rules that always name a user, so that requests get past the early rules.
-restrictive_rules = st.tuples(rules, st.sampled_from(USERS)).map(
-    lambda t: (t[0][0] or (t[1],),) + t[0][1:]
-)
+restrictive_rules = st.tuples(rules, st.sampled_from(USERS)).map(lambda t: (t[0][0] or (t[1],),) + t[0][1:])
 
 
 def _kind(rule: Any) -> str:
@@ -200,9 +210,7 @@ def test_differential_large_policies() -> None:
         st.booleans(),
         st.lists(requests, min_size=5, max_size=30),
     )
-    def run(
-        base: list[Any], size: int, rnd: random.Random, tail: list[Any], catch_all: bool, reqs: list[Any]
-    ) -> None:
+    def run(base: list[Any], size: int, rnd: random.Random, tail: list[Any], catch_all: bool, reqs: list[Any]) -> None:
         # Drawing hundreds of rules one by one is slow for hypothesis; expanding
         # a drawn base (with duplicates, in a drawn order) is not.
         policy = [rnd.choice(base) for _ in range(size)] + tail + [((),) * 7] * catch_all
@@ -387,8 +395,9 @@ def test_lists_accepted_like_tuples() -> None:
     C = _c()
     rng = random.Random(7)
     policy = [_rand_rule(rng) for _ in range(80)]
-    as_lists = [[list(f) if i != 4 else [[g, list(r), list(n)] for g, r, n in f] for i, f in enumerate(rule)]
-                for rule in policy]
+    as_lists = [
+        [list(f) if i != 4 else [[g, list(r), list(n)] for g, r, n in f] for i, f in enumerate(rule)] for rule in policy
+    ]
     reqs = [_rand_request(rng) for _ in range(100)]
     py, c = PyMatcher(policy), C(as_lists)
     for req in reqs:

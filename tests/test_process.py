@@ -12,8 +12,10 @@ ALL_REQUEST_RESPONSE = [{"level": "RequestResponse"}]
 
 
 def test_unknown_fields_survive_top_level_and_nested() -> None:
-    ev = event(futureField={"nested": [1, {"deep": True}]}, user={"username": "alice", "uid": "7",
-                                                                  "extra": {"scopes": ["a"]}, "newThing": 1})
+    ev = event(
+        futureField={"nested": [1, {"deep": True}]},
+        user={"username": "alice", "uid": "7", "extra": {"scopes": ["a"]}, "newThing": 1},
+    )
     ev["objectRef"]["someNewRefField"] = "x"
     ev["responseObject"]["status"] = {"weird": "\u00b5s", "n": 1.5e300}
     (out,) = outputs(run(processor(ALL_REQUEST_RESPONSE, "enrichment: {enabled: false}"), line(ev)))
@@ -55,15 +57,26 @@ def test_none_and_no_match_drop() -> None:
     proc = processor([{"level": "None", "users": ["alice"]}, {"level": "Metadata", "users": ["bob"]}])
     batch = run(proc, line(event()), line(event(user={"username": "carol"})))
     assert batch.events == []
-    assert batch.stats.dropped_by_rule == {0: 1, -1: 1}
+    assert batch.stats.dropped_by == {("level_none", 0): 1, ("no_rule", -1): 1}
+
+
+def test_recorded_at_none_is_dropped_and_labelled_truthfully() -> None:
+    proc = processor([{"level": "Metadata"}])
+    batch = run(proc, line(event(level="None", requestObject=None, responseObject=None)))
+    assert batch.events == []
+    assert batch.stats.dropped_by == {("recorded_none", 0): 1}
 
 
 def test_omit_stages_policy_and_rule() -> None:
     proc = processor([{"level": "Metadata", "omitStages": ["ResponseStarted"]}], omitStages=["RequestReceived"])
-    batch = run(proc, line(event(stage="RequestReceived")), line(event(stage="ResponseStarted")),
-                line(event(stage="ResponseComplete")))
+    batch = run(
+        proc,
+        line(event(stage="RequestReceived")),
+        line(event(stage="ResponseStarted")),
+        line(event(stage="ResponseComplete")),
+    )
     assert [o["stage"] for o in outputs(batch)] == ["ResponseComplete"]
-    assert batch.stats.dropped_by_stage == {0: 2}
+    assert batch.stats.dropped_by == {("omitted_stage", 0): 2}
 
 
 def test_omit_managed_fields_object_list_table() -> None:
@@ -88,8 +101,10 @@ def test_managed_fields_kept_unless_asked_and_patch_body_untouched() -> None:
 
 
 def test_enrichment_annotations_and_prefix() -> None:
-    proc = processor([{"level": "None", "verbs": ["get"]}, {"level": "Metadata"}],
-                     "enrichment: {annotation_prefix: 'x.io/', cluster_name: prod-eu}")
+    proc = processor(
+        [{"level": "None", "verbs": ["get"]}, {"level": "Metadata"}],
+        "enrichment: {annotation_prefix: 'x.io/', cluster_name: prod-eu}",
+    )
     (out,) = outputs(run(proc, line(event())))
     ann = out["annotations"]
     assert ann["x.io/rule"] == "1"
@@ -106,19 +121,18 @@ def test_enrichment_adds_annotations_when_absent() -> None:
 
 ROUTES = """
 outputs:
-  - name: secrets
-    selector: {resources: [{group: "", resources: [secrets]}]}
-  - name: writes
-    selector: {verbs: [create, update, patch, delete]}
-  - name: full
-    selector: {levels: [RequestResponse]}
-default_output: {name: rest}
+  - {type: file, name: secrets, path: s.jsonl, selector: {resources: [{group: "", resources: [secrets]}]}}
+  - {type: file, name: writes, path: w.jsonl, selector: {verbs: [create, update, patch, delete]}}
+  - {type: file, name: full, path: f.jsonl, selector: {levels: [RequestResponse]}}
+default_output: {type: file, name: rest, path: "-"}
 """
 
 
 def test_routing_every_match_and_default() -> None:
-    proc = processor([{"level": "Metadata", "resources": [{"group": "", "resources": ["secrets"]}]},
-                      {"level": "RequestResponse"}], ROUTES)
+    proc = processor(
+        [{"level": "Metadata", "resources": [{"group": "", "resources": ["secrets"]}]}, {"level": "RequestResponse"}],
+        ROUTES,
+    )
     secret_create = line(event(objectRef={"resource": "secrets", "namespace": "a", "name": "s"}))
     pod_create = line(event())
     health = line(event(objectRef=None, verb="get", requestURI="/healthz", level="Metadata"))

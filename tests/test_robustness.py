@@ -11,9 +11,13 @@ from hypothesis import strategies as st
 
 from .helpers import event, line, processor
 
-PROC = processor([{"level": "None", "verbs": ["watch"]},
-                  {"level": "RequestResponse", "omitManagedFields": True, "omitStages": ["RequestReceived"]}],
-                 "outputs:\n  - name: s\n    selector: {resources: [{group: '', resources: [secrets]}]}\n")
+PROC = processor(
+    [
+        {"level": "None", "verbs": ["watch"]},
+        {"level": "RequestResponse", "omitManagedFields": True, "omitStages": ["RequestReceived"]},
+    ],
+    "outputs:\n  - {type: file, name: s, path: s.jsonl, selector: {resources: [{group: '', resources: [secrets]}]}}\n",
+)
 BASE = line(event())
 
 json_values = st.recursive(
@@ -21,8 +25,23 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-field_names = st.sampled_from(["level", "auditID", "stage", "requestURI", "verb", "user", "objectRef",
-                               "requestObject", "responseObject", "annotations", "items", "log", "kind"])
+field_names = st.sampled_from(
+    [
+        "level",
+        "auditID",
+        "stage",
+        "requestURI",
+        "verb",
+        "user",
+        "objectRef",
+        "requestObject",
+        "responseObject",
+        "annotations",
+        "items",
+        "log",
+        "kind",
+    ]
+)
 
 
 def check(record: bytes) -> None:
@@ -41,8 +60,10 @@ def test_random_bytes(data: bytes) -> None:
 
 
 @settings(max_examples=300, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.integers(0, len(BASE) - 1), st.integers(0, 255)), min_size=1, max_size=4),
-       st.integers(0, len(BASE)))
+@given(
+    st.lists(st.tuples(st.integers(0, len(BASE) - 1), st.integers(0, 255)), min_size=1, max_size=4),
+    st.integers(0, len(BASE)),
+)
 def test_corrupted_event_bytes(flips: list[tuple[int, int]], cut: int) -> None:
     data = bytearray(BASE)
     for at, byte in flips:
@@ -56,8 +77,10 @@ def test_fields_of_any_type_in_any_shape(name: str, value: object, shape: str) -
     ev = event()
     ev[name] = value
     raw = json.dumps(ev)
-    record = {"raw": raw,
-              "envelope": json.dumps({"@timestamp": 1.5, "log": raw}),
-              "list": json.dumps([ev, event(auditID="other")]),
-              "eventlist": json.dumps({"kind": "EventList", "items": [ev]})}[shape]
+    record = {
+        "raw": raw,
+        "envelope": json.dumps({"@timestamp": 1.5, "log": raw}),
+        "list": json.dumps([ev, event(auditID="other")]),
+        "eventlist": json.dumps({"kind": "EventList", "items": [ev]}),
+    }[shape]
     check(record.encode())

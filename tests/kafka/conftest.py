@@ -1,57 +1,89 @@
 """A real Apache Kafka broker for the integration tests.
 
-KAFKA_BOOTSTRAP_SERVERS selects a running broker. Otherwise the project's own
-``scripts/kafka-dev`` starts one from Maven Central jars (Java 17 + Maven). With
-neither, the Kafka tests skip with a message saying how to enable them, except
-under CI (CI=true), where they fail.
+KAFKA_BOOTSTRAP_SERVERS selects a running broker (more variables can name its SASL and
+TLS listeners: see ``devtools/kafka/endpoints.py``; tests needing a listener it lacks
+skip). Otherwise ``devtools.kafka`` starts one from Maven Central jars (Java 17 + Maven)
+with the same environment as ``scripts/kafka-dev`` (KAFKA_DEV_HOME, KAFKA_DEV_PORT, ...),
+or reuses the one already running in that home. Without Java or Maven the Kafka tests
+skip with a message saying how to enable them, except under CI (CI=true), where they fail.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
+from typing import NoReturn
 
 import pytest
 
-from ..conftest import ROOT
+from devtools.kafka import Broker, KafkaDevError
+from devtools.kafka.endpoints import Endpoints
+from devtools.kafka.env import broker_from_env, options_from_env, second_ports_from_env, version_from_env
 
-KAFKA_DEV = ROOT / "scripts" / "kafka-dev"
+SecondBroker = Callable[[Mapping[str, str] | None], Broker]
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip (fail under CI) because a broker or one of its listeners is missing."""
+    if _ci():
         pytest.fail(f"CI must run the Kafka tests, but: {reason}")
-    pytest.skip(f"no Kafka broker ({reason}); set KAFKA_BOOTSTRAP_SERVERS=host:port, or install Java 17 and "
-                "Maven so scripts/kafka-dev can start one")
+    pytest.skip(reason)
+
+
+def _require_java_and_maven() -> None:
+    options = options_from_env()
+    missing = [tool for tool in (options.java, options.mvn[0]) if shutil.which(tool) is None]
+    if missing:
+        unavailable(
+            f"no Kafka broker ({' and '.join(missing)} not found); set KAFKA_BOOTSTRAP_SERVERS=host:port, "
+            "or install Java 17 and Maven so devtools.kafka can start one"
+        )
 
 
 @pytest.fixture(scope="session")
-def kafka_broker() -> Iterator[dict[str, object]]:
-    """``{"bootstrap": "host:port", "owned": bool}``; owned brokers may be restarted by tests."""
-    external = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if external:
-        # A SASL_PLAINTEXT listener of that broker with user auditpipe / auditpipe-secret, if any.
-        yield {"bootstrap": external, "owned": False, "sasl": os.environ.get("KAFKA_SASL_BOOTSTRAP_SERVERS")}
+def kafka_broker() -> Iterator[Endpoints]:
+    """The session's broker; ``.broker`` is the helper's :class:`Broker` (None if external)."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield Endpoints.external()
         return
-    if not (shutil.which("java") and shutil.which("mvn")):
-        _unavailable("java or mvn not found")
-    status = subprocess.run([str(KAFKA_DEV), "status"], capture_output=True, text=True)
-    started_here = status.returncode != 0
+    _require_java_and_maven()
+    broker = broker_from_env()
+    try:
+        started_here = broker.start()
+    except KafkaDevError as exc:
+        unavailable(f"no Kafka broker: devtools.kafka could not start one:\n{str(exc)[-3000:]}")
+    yield Endpoints.of(broker)
     if started_here:
-        proc = subprocess.run([str(KAFKA_DEV), "start"], capture_output=True, text=True, timeout=900)
-        if proc.returncode != 0:
-            _unavailable(f"scripts/kafka-dev start failed:\n{proc.stderr[-3000:]}")
-        address = proc.stdout.strip().splitlines()[-1]
-    else:
-        found = [w for w in status.stdout.split() if w.count(":") == 1 and w.rsplit(":", 1)[1].isdigit()]
-        address = found[-1] if found else "127.0.0.1:" + os.environ.get("KAFKA_DEV_PORT", "9092")
-    home = Path(os.environ.get("KAFKA_DEV_HOME") or ROOT / ".kafka-dev")
-    sasl_port = os.environ.get("KAFKA_DEV_SASL_PORT") or str(int(address.rsplit(":", 1)[1]) + 2)
-    # Data dirs formatted before the SASL listener existed have no SCRAM users.
-    sasl = f"127.0.0.1:{sasl_port}" if (home / "sasl-users").exists() else None
-    yield {"bootstrap": address, "owned": True, "sasl": sasl}
-    if started_here:
-        subprocess.run([str(KAFKA_DEV), "stop"], capture_output=True, timeout=120)
+        broker.stop()
+
+
+@pytest.fixture
+def second_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecondBroker]:
+    """Starts another broker, in its own home, on the second port range
+    (KAFKA_DEV_SECOND_PORT, default KAFKA_DEV_PORT + 100), with the given overrides;
+    stopped when the test ends. One per test: they would share the ports."""
+    made: list[Broker] = []
+
+    def start(overrides: Mapping[str, str] | None = None) -> Broker:
+        if made:
+            raise RuntimeError("one second broker per test: they share the second port range")
+        _require_java_and_maven()
+        broker = Broker(
+            tmp_path_factory.mktemp("second-broker"),
+            second_ports_from_env(),
+            overrides=overrides,
+            version=version_from_env(),
+            options=options_from_env(),
+        )
+        made.append(broker)
+        broker.start()  # a failure here is the helper's own failure: the test fails with its message
+        return broker
+
+    yield start
+    for broker in made:
+        broker.stop()

@@ -9,11 +9,12 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ..conftest import SHARED
+from devtools.kafka.endpoints import Endpoints
+
+from ..conftest import REAL_AUDIT
 from .test_service import POLICY, Setup
 from .util import audit_ids, read_all
 
@@ -32,34 +33,44 @@ def shapes(line: str, index: int) -> dict[str, str]:
         "B-flattened": json.dumps({"@timestamp": 1684336110.61991, **ev}, separators=(",", ":")),
         "C-raw": raw,
         "D-iso-timestamp": json.dumps({"@timestamp": "2023-05-17T15:08:31.002417Z", **ev}, separators=(",", ":")),
-        "E-container-log": json.dumps({"time": "2023-05-17T15:08:31.002417311Z", "stream": "stdout", "_p": "F",
-                                       "log": raw, "kubernetes": {"pod_name": "kube-apiserver-minikube",
-                                                                  "namespace_name": "kube-system"}},
-                                      separators=(",", ":")),
+        "E-container-log": json.dumps(
+            {
+                "time": "2023-05-17T15:08:31.002417311Z",
+                "stream": "stdout",
+                "_p": "F",
+                "log": raw,
+                "kubernetes": {"pod_name": "kube-apiserver-minikube", "namespace_name": "kube-system"},
+            },
+            separators=(",", ":"),
+        ),
     }
 
 
 @pytest.mark.parametrize("codec", CODECS)
-def test_kcat_every_shape(codec: str, tmp_path: Path, kafka_broker: dict[str, Any]) -> None:
+def test_kcat_every_shape(codec: str, tmp_path: Path, kafka_broker: Endpoints) -> None:
     if shutil.which("kcat") is None:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("kcat is required in CI (apt-get install -y kcat)")
         pytest.skip("kcat not installed (apt-get install -y kcat)")
-    bootstrap = str(kafka_broker["bootstrap"])
+    bootstrap = kafka_broker.bootstrap
     s = Setup(tmp_path, bootstrap)
     s.config.write_text(s.config.read_text().replace("policy.yaml", "policy-all.yaml"))
     (tmp_path / "policy-all.yaml").write_text(POLICY.replace("verbs: [get]", "verbs: [never]"))
-    source = (SHARED / "data" / "real-audit" / "crowdsec-hub-k8s-audit.jsonl").read_text().splitlines()
+    source = (REAL_AUDIT / "crowdsec-hub-k8s-audit.jsonl").read_text().splitlines()
     expected: set[str] = set()
     messages: list[str] = []
     for i in range(25):
-        for shape, text in shapes(source[i % len(source)], i).items():
+        for text in shapes(source[i % len(source)], i).values():
             messages.append(text)
             expected.add(json.loads(source[i % len(source)])["auditID"] + f"-{i}")
     payload = tmp_path / "messages.txt"
     payload.write_text("\n".join(messages) + "\n")
-    subprocess.run(["kcat", "-P", "-b", bootstrap, "-t", s.input, "-z", codec, "-l", str(payload)],
-                   check=True, timeout=60, capture_output=True)
+    subprocess.run(
+        ["kcat", "-P", "-b", bootstrap, "-t", s.input, "-z", codec, "-l", str(payload)],
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
     proc = s.start()
     try:
         out = s.wait_for(s.rest, len(expected))

@@ -1,4 +1,7 @@
-"""Helpers for the broker tests: topics, producing, reading back, running the service."""
+"""Helpers for the broker tests: topics, producing, reading back, running the service.
+
+``create_topics`` and ``free_port`` live in devtools (the benchmarks use them too) and
+are re-exported here."""
 
 from __future__ import annotations
 
@@ -6,45 +9,41 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from devtools.kafka.admin import create_topics
+from devtools.net import free_port
 
 from ..conftest import ROOT
+
+__all__ = [
+    "audit_ids",
+    "create_topics",
+    "free_port",
+    "produce",
+    "read_all",
+    "start_service",
+    "stop",
+    "unique",
+    "write_config",
+]
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def create_topics(bootstrap: str, names: Iterable[str], partitions: int = 1,
-                        configs: dict[str, str] | None = None) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(n, partitions, 1, topic_configs=configs or {}) for n in names])
-    finally:
-        await admin.close()
-
-
-async def produce(bootstrap: str, topic: str, values: list[bytes], keys: list[bytes | None] | None = None,
-                  partitions: int = 1) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
-                                linger_ms=5)
+async def produce(
+    bootstrap: str, topic: str, values: list[bytes], keys: list[bytes | None] | None = None, partitions: int = 1
+) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5)
     await producer.start()
     try:
         futures = []
@@ -56,12 +55,14 @@ async def produce(bootstrap: str, topic: str, values: list[bytes], keys: list[by
         await producer.stop()
 
 
-async def read_all(bootstrap: str, topic: str, expect: int | None = None, idle_secs: float = 3.0,
-                   timeout_secs: float = 120.0) -> list[Any]:
+async def read_all(
+    bootstrap: str, topic: str, expect: int | None = None, idle_secs: float = 3.0, timeout_secs: float = 120.0
+) -> list[Any]:
     """Every record of ``topic`` (all partitions), reading until ``expect`` records
     arrived or nothing new came for ``idle_secs``."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
     await consumer.start()
     records: list[Any] = []
     try:
@@ -82,8 +83,21 @@ async def read_all(bootstrap: str, topic: str, expect: int | None = None, idle_s
     return records
 
 
-def write_config(tmp: Path, bootstrap: str, input_topic: str, *, outputs: str = "", default_topic: str,
-                 dead_letter: str, group: str, policy: str, extra_kafka: str = "", extra: str = "") -> Path:
+def write_config(
+    tmp: Path,
+    bootstrap: str,
+    input_topic: str,
+    *,
+    outputs: str = "",
+    default_topic: str,
+    dead_letter: str,
+    group: str,
+    policy: str,
+    extra_kafka: str = "",
+    extra: str = "",
+) -> Path:
+    """A service config reading ``input_topic``; the ``kafka:`` section comes last
+    so that tests can append connection settings (``extra_kafka``) to it."""
     policy_path = tmp / "policy.yaml"
     policy_path.write_text(policy)
     cfg = tmp / f"config-{uuid.uuid4().hex[:6]}.yaml"
@@ -91,18 +105,20 @@ def write_config(tmp: Path, bootstrap: str, input_topic: str, *, outputs: str = 
 policy: {policy_path}
 enrichment: {{cluster_name: test}}
 {outputs}
-default_output: {{name: rest, topic: {default_topic}}}
+default_output: {{name: rest, type: kafka, topic: {default_topic}}}
+dead_letters: {{type: kafka, topic: {dead_letter}}}
 metrics: {{port: {free_port()}, host: 127.0.0.1}}
+delivery: {{shutdown_timeout_secs: 20}}
+{extra}
+sources:
+  - type: kafka
+    topics: [{input_topic}]
+    group_id: {group}
+    fetch_max_records: 200
 kafka:
   bootstrap_servers: "{bootstrap}"
-  group_id: {group}
-  input_topics: [{input_topic}]
-  dead_letter_topic: {dead_letter}
-  fetch_max_records: 200
   startup_deadline_secs: 30
-  shutdown_timeout_secs: 20
 {extra_kafka}
-{extra}
 """)
     return cfg
 
@@ -110,8 +126,14 @@ kafka:
 def start_service(config: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--config", str(config), *args],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "run", "--config", str(config), *args],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
 
 
 def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 60) -> int:
