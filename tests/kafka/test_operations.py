@@ -187,7 +187,7 @@ def test_outage_longer_than_the_request_timeout(tmp_path: Path, second_broker: S
     # itself), or aiokafka kept retrying it and /readyz reported the stuck batch.
     busy = ("sending again", "Replacing the Kafka producer", "Cannot queue records for Kafka yet")
     resent = [line for line in lines if any(b in line for b in busy)]
-    stuck = [r for r in reasons if r.startswith("delivery stuck")]
+    stuck = [r for r in reasons if "delivery stuck" in r]
     assert resent or stuck, (
         "no delivery was on its way during the outage: the test did not test it\n"
         + "\n".join(sorted(reasons) + lines)
