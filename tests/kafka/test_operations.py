@@ -188,9 +188,8 @@ def test_outage_longer_than_the_request_timeout(tmp_path: Path, second_broker: S
     busy = ("sending again", "Replacing the Kafka producer", "Cannot queue records for Kafka yet")
     resent = [line for line in lines if any(b in line for b in busy)]
     stuck = [r for r in reasons if "delivery stuck" in r]
-    assert resent or stuck, (
-        "no delivery was on its way during the outage: the test did not test it\n"
-        + "\n".join(sorted(reasons) + lines)
+    assert resent or stuck, "no delivery was on its way during the outage: the test did not test it\n" + "\n".join(
+        sorted(reasons) + lines
     )
     # Before: ~145 attempts and ~270 lines a second. Bounded now by the reconnect backoff and the folding.
     assert attempts / outage < 5, f"{attempts} connection attempts in {outage:.0f} s"
