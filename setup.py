@@ -19,7 +19,9 @@ if not os.environ.get("AUDITPIPE_NO_EXTENSIONS"):
                 # -O3: the intersection's blocks of words are vectorised (at -O2, GCC 12
                 # vectorises only the cheapest loops). The .pxi files are included by the .pyx.
                 extra_compile_args=["-O3"],
-            )
+            ),
+            # The one-pass event scanner and splice (its .pxi is included by the .pyx).
+            Extension("_fastmatch._scan", ["_fastmatch/_scan.pyx"], extra_compile_args=["-O3"]),
         ],
         compiler_directives={
             "language_level": "3",

@@ -26,4 +26,13 @@ else:
         Matcher = PyMatcher
         USING_EXTENSION = False
 
-__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule"]
+# The one-pass event scanner (``_scan.pyx``) has no twin of its own: without it
+# every record takes the reference path (pipeline/events.py), which it is tested against.
+Scanner = None
+if not NO_EXTENSIONS:
+    try:
+        from ._scan import Scanner
+    except ImportError:
+        pass
+
+__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule", "Scanner"]

@@ -9,7 +9,9 @@
 from collections.abc import Sequence
 from typing import Final, TypeAlias
 
-__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule"]
+from ._scan import Scanner as _Scanner
+
+__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule", "Scanner"]
 
 # One GroupResources entry: (group, resources, resource_names).
 _GroupResources: TypeAlias = tuple[str, tuple[str, ...], tuple[str, ...]]
@@ -51,3 +53,6 @@ Matcher = PyMatcher
 
 USING_EXTENSION: Final[bool]
 NO_EXTENSIONS: Final[bool]
+
+# The one-pass event scanner; None when the extension is not built or is disabled.
+Scanner: type[_Scanner] | None

@@ -21,13 +21,16 @@ from .naive import naive_process
 
 
 def processor(policy_doc: dict[str, Any], impl: str) -> Processor:
-    proc = Processor(policy_mod.from_mapping(policy_doc), config_mod.loads("enrichment: {cluster_name: bench}"))
+    """``c``: what runs (the compiled one-pass scanner and matcher); ``c-reference``: the
+    compiled matcher with the readable reference path around it; ``py``: no extension."""
+    config = config_mod.loads("enrichment: {cluster_name: bench}")
+    proc = Processor(policy_mod.from_mapping(policy_doc), config, compiled_pass=impl == "c")
     if impl == "py":
         proc._policy_matcher = PyMatcher(proc.policy.matcher_rules())
     return proc
 
 
-IMPLS = ["c", "py"] if c_available() else ["py"]
+IMPLS = ["c", "c-reference", "py"] if c_available() else ["py"]
 
 
 @pytest.mark.parametrize("impl", IMPLS)

@@ -23,6 +23,7 @@ text in an AKS hub) are counted in ``skipped``, not rejected.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import msgspec
 from msgspec import Raw
@@ -30,8 +31,11 @@ from msgspec import Raw
 from . import envelopes
 from .envelopes.base import BASE64_GZIP, GZIP_MAGIC, Built, EnvelopeError, Inner, ItemError, Skip, gunzip, unbase64
 from .errors import ReasonCode, Rejection
-from .events import Event, Reject, is_event, to_event
+from .events import AnyEvent, Reject, is_event, to_event
 from .model import AUDIT_V1, AUDIT_VERSIONS, Fields, decode_array, decode_str, encode
+
+if TYPE_CHECKING:
+    from _fastmatch._scan import Scanner
 
 DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
 DEFAULT_RECORD_KEYS = ("log", "message")
@@ -42,6 +46,9 @@ _decode_top = msgspec.json.Decoder(dict[str, Raw] | list[Raw]).decode
 # array16/32 0xdc/0xdd. No JSON text starts with any of these bytes.
 _MSGPACK_FIRST = frozenset(range(0x80, 0xA0)) | {0xDC, 0xDD, 0xDE, 0xDF}
 _SPACE = b" \t\r\n"
+# The apiVersion a scanned event without one gets, as JSON (see events._self_describing).
+_VERSION_JSON = {v: encode(v) for v in AUDIT_VERSIONS}
+_V1_JSON = _VERSION_JSON[AUDIT_V1]
 
 
 def _check_utf8(data: bytes) -> None:
@@ -99,18 +106,26 @@ class RecordDecoder:
     record_keys
         Keys of a log-shipper record that may hold the event line (or the event
         as an object), tried in order.
+    scanner
+        The compiled one-pass scanner (``_fastmatch.Scanner``), tried first on
+        every JSON object, raw or unwrapped from an envelope; what it does not
+        take goes the reference way below. None: the reference way only.
     """
 
-    __slots__ = ("_keys", "_max", "skipped")
+    __slots__ = ("_keys", "_max", "_scan", "skipped")
 
     def __init__(
-        self, max_bytes: int = DEFAULT_MAX_RECORD_BYTES, record_keys: tuple[str, ...] = DEFAULT_RECORD_KEYS
+        self,
+        max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+        record_keys: tuple[str, ...] = DEFAULT_RECORD_KEYS,
+        scanner: Scanner | None = None,
     ) -> None:
         self._max = max_bytes
         self._keys = record_keys
+        self._scan = scanner.scan if scanner is not None else None
         self.skipped: Counter[str] = Counter()
 
-    def decode(self, data: bytes, source: str, events: list[Event], errors: list[Rejection]) -> None:
+    def decode(self, data: bytes, source: str, events: list[AnyEvent], errors: list[Rejection]) -> None:
         """Append the events in ``data`` to ``events``; anything unreadable goes to ``errors``."""
         try:
             # Nearly every record is a JSON object within the limit: nothing to sniff.
@@ -121,6 +136,11 @@ class RecordDecoder:
                 data = unwrapped
             if not data.isascii():
                 _check_utf8(data)
+            elif self._scan is not None:
+                scanned = self._scan(data, source, _V1_JSON, "")
+                if scanned is not None:
+                    events.append(scanned)
+                    return
             # _walk at depth 0, with its commonest case (one raw event line) first.
             value = _decode_json(data, "$")
             if type(value) is dict and "log_type" not in value and is_event(value):
@@ -130,7 +150,7 @@ class RecordDecoder:
         except Reject as r:
             errors.append(Rejection(r.code, r.message, r.path, data, source))
 
-    def _sniff(self, data: bytes, source: str, events: list[Event], errors: list[Rejection]) -> bytes | None:
+    def _sniff(self, data: bytes, source: str, events: list[AnyEvent], errors: list[Rejection]) -> bytes | None:
         """Check the size and the first byte: the JSON text to read, or None when a MessagePack record was read."""
         if len(data) > self._max:
             raise Reject(ReasonCode.TOO_LARGE, f"record is {len(data)} bytes, over the limit of {self._max}", "$")
@@ -163,12 +183,17 @@ class RecordDecoder:
         source: str,
         api_version: str,
         envelope: str,
-        events: list[Event],
+        events: list[AnyEvent],
         errors: list[Rejection],
     ) -> None:
         """Sniff one value's shape and append the events (or errors) it holds."""
         if depth > MAX_DEPTH:
             raise Reject(ReasonCode.UNKNOWN_SHAPE, "envelopes nested too deeply", path)
+        if self._scan is not None and data[:1] == b"{" and data.isascii():
+            scanned = self._scan(data, source, _VERSION_JSON[api_version], envelope)
+            if scanned is not None:
+                events.append(scanned)
+                return
         self._shape(_decode_json(data, path), path, depth, raw, source, api_version, envelope, events, errors)
 
     def _shape(
@@ -180,7 +205,7 @@ class RecordDecoder:
         source: str,
         api_version: str,
         envelope: str,
-        events: list[Event],
+        events: list[AnyEvent],
         errors: list[Rejection],
     ) -> None:
         """Append the events (or errors) one decoded value holds, by its shape."""
@@ -226,7 +251,7 @@ class RecordDecoder:
         raw: bytes,
         source: str,
         envelope: str,
-        events: list[Event],
+        events: list[AnyEvent],
         errors: list[Rejection],
     ) -> None:
         for item in items:
@@ -252,7 +277,7 @@ class RecordDecoder:
         source: str,
         api_version: str,
         envelope: str,
-        events: list[Event],
+        events: list[AnyEvent],
         errors: list[Rejection],
     ) -> None:
         try:
@@ -282,7 +307,7 @@ _default = RecordDecoder()
 
 
 def decode_record(
-    data: bytes, source: str, events: list[Event], errors: list[Rejection], max_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    data: bytes, source: str, events: list[AnyEvent], errors: list[Rejection], max_bytes: int = DEFAULT_MAX_RECORD_BYTES
 ) -> None:
     """Decode one record with the default record keys (see ``RecordDecoder``). Never raises for bad input."""
     decoder = _default if max_bytes == DEFAULT_MAX_RECORD_BYTES else RecordDecoder(max_bytes)

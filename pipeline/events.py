@@ -9,7 +9,7 @@ remove. (Finding events in a record, whatever its shape, is decode.py's job.)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import msgspec
 from msgspec import Raw
@@ -24,6 +24,9 @@ from .model import (
     decode_str,
     encode,
 )
+
+if TYPE_CHECKING:
+    from _fastmatch._scan import ScannedEvent
 
 _REQUIRED = frozenset(REQUIRED_FIELDS)
 DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024
@@ -77,6 +80,11 @@ class Event:
         # fields rebuilt rather than recorded (GKE): both become annotations.
         self.envelope = envelope
         self.synthesized = synthesized
+
+
+# An event as the pipeline carries it: the reference view above, or the compiled
+# scanner's (``_fastmatch._scan.ScannedEvent``: the same attributes but ``fields``).
+AnyEvent: TypeAlias = "Event | ScannedEvent"
 
 
 class Reject(Exception):

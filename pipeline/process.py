@@ -14,15 +14,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from _fastmatch import Matcher
+from _fastmatch import Matcher, Scanner
 
 from .config import Config
 from .decode import RecordDecoder
 from .enrich import Enricher
 from .errors import Rejection
-from .events import Event
-from .levels import apply_level, decide
-from .model import LEVEL_RANK, LEVELS, REQUEST, encode
+from .events import AnyEvent, Event
+from .levels import apply_level, cut_managed_fields, decide
+from .model import LEVEL_RANK, LEVELS, REQUEST, decode_str, encode
 from .policy import LoadedPolicy
 from .route import Router
 
@@ -95,27 +95,45 @@ class Processor:
         A validated policy.
     config
         Enrichment, limits and outputs (with their selectors).
+    compiled_pass
+        Read events with the compiled one-pass scanner and splice their output
+        (``_fastmatch/_scan.pyx``) when it is built; False: the reference path
+        only (events.py, levels.py, enrich.py). Both give the same bytes.
     """
 
-    def __init__(self, loaded_policy: LoadedPolicy, config: Config) -> None:
+    def __init__(self, loaded_policy: LoadedPolicy, config: Config, *, compiled_pass: bool = True) -> None:
         self.policy = loaded_policy
         self.config = config
         self._rules = loaded_policy.compiled_rules()
         self._policy_matcher = Matcher(loaded_policy.matcher_rules())
         self._router = Router(config.outputs, config.default_output.name)
         self._enricher = Enricher(config.enrichment) if config.enrichment.enabled else None
-        self._decoder = RecordDecoder(config.limits.max_record_bytes, tuple(config.decoding.record_keys))
+        scanner = None
+        if compiled_pass and Scanner is not None:
+            scanner = Scanner(config.enrichment.annotation_prefix, decode_str)
+        self._decoder = RecordDecoder(config.limits.max_record_bytes, tuple(config.decoding.record_keys), scanner)
+        self._scan_many = scanner.scan_many if scanner is not None else None
+        self._max_bytes = config.limits.max_record_bytes
 
     def _decode(
         self, values: Sequence[bytes], origins: Sequence[str], stats: Stats
-    ) -> tuple[list[Event], list[int], list[tuple[int, Rejection]]]:
-        events: list[Event] = []
+    ) -> tuple[list[AnyEvent], list[int], list[tuple[int, Rejection]]]:
+        events: list[AnyEvent] = []
         owners: list[int] = []
         dead: list[tuple[int, Rejection]] = []
         errors: list[Rejection] = []
         decoder = self._decoder
         decode = decoder.decode
+        # The compiled scanner takes what it can of the batch in one call; the rest
+        # (envelopes, other shapes, anything odd or bad) goes the reference way.
+        scanned = self._scan_many(values, origins, self._max_bytes) if self._scan_many is not None else None
         for i, value in enumerate(values):
+            if scanned is not None:
+                event = scanned[i]
+                if event is not None:
+                    events.append(event)
+                    owners.append(i)
+                    continue
             before = len(events)
             decode(value, origins[i], events, errors)
             added = len(events) - before
@@ -141,7 +159,8 @@ class Processor:
         events, owners, dead = self._decode(values, origins, stats)
 
         matches = self._policy_matcher.first_many([e.request for e in events])
-        kept: list[tuple[Event, int, int, int]] = []  # (event, rule index, applied rank, record index)
+        # (event, rule index, applied rank, record index, omit managed fields)
+        kept: list[tuple[AnyEvent, int, int, int, bool]] = []
         rules = self._rules
         in_levels = [0, 0, 0, 0]
         out_levels = [0, 0, 0, 0]
@@ -164,23 +183,33 @@ class Processor:
             # One scan of the record decides whether any body can hold managed fields;
             # below Request no body is kept, so there is nothing to scan for.
             omf = rule.omit_managed_fields and rank >= REQUEST and b"managedFields" in event.raw
-            apply_level(event.fields, rank, event.level, event.verb, omf)
+            if type(event) is Event:
+                apply_level(event.fields, rank, event.level, event.verb, omf)
             out_levels[rank] += 1
-            kept.append((event, rule_index, rank, owner))
+            kept.append((event, rule_index, rank, owner, omf))
         for rank, name in enumerate(LEVELS):
             if in_levels[rank]:
                 stats.in_by_level[name] += in_levels[rank]
             if out_levels[rank]:
                 stats.out_by_level[name] += out_levels[rank]
 
-        routes = self._router.routes([event.request[:10] + (LEVELS[rank],) for event, _, rank, _ in kept])
+        routes = self._router.routes([event.request[:10] + (LEVELS[rank],) for event, _, rank, _, _ in kept])
         outputs: dict[str, list[OutRecord]] = {}
         kept_records: list[OutRecord] = []
         enricher = self._enricher
-        for (event, rule_index, _, owner), names in zip(kept, routes):
-            if enricher is not None:
-                enricher.annotate(event, rule_index)
-            record = OutRecord(event.audit_id.encode(), encode(event.fields), owner)
+        for (event, rule_index, rank, owner, omf), names in zip(kept, routes):
+            if isinstance(event, Event):
+                if enricher is not None:
+                    enricher.annotate(event, rule_index)
+                value = encode(event.fields)
+            elif enricher is None:
+                value = event.render(rank, omf, None, None, cut_managed_fields)
+            elif event.annotations_simple:
+                value = event.render(rank, omf, enricher.encoded(event, rule_index), None, cut_managed_fields)
+            else:
+                merged = enricher.merge(event.annotations_raw, event, rule_index)
+                value = event.render(rank, omf, b"", merged, cut_managed_fields)
+            record = OutRecord(event.audit_id.encode(), value, owner)
             kept_records.append(record)
             for name in names:
                 bucket = outputs.get(name)

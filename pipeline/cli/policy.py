@@ -13,7 +13,7 @@ from .. import policy as policy_mod
 from ..config import DEFAULT_MAX_RECORD_BYTES
 from ..decode import decode_record
 from ..errors import Rejection
-from ..events import Event
+from ..events import AnyEvent
 from ..explain import describe_request, why
 from ..levels import LEVEL_NONE, NO_RULE, OMITTED_STAGE, RECORDED_NONE, decide
 from ..model import LEVEL_RANK, LEVELS
@@ -38,7 +38,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_events(path: str) -> Iterator[tuple[str, Event | str]]:
+def _read_events(path: str) -> Iterator[tuple[str, AnyEvent | str]]:
     name = display_name(path)
     for number, line in iter_lines(path, DEFAULT_MAX_RECORD_BYTES):
         if line is None:
@@ -47,7 +47,7 @@ def _read_events(path: str) -> Iterator[tuple[str, Event | str]]:
         if isinstance(line, TooLarge):
             yield source, f"too_large: line is over the limit of {line.limit} bytes"
             continue
-        events: list[Event] = []
+        events: list[AnyEvent] = []
         errors: list[Rejection] = []
         decode_record(line, source, events, errors)
         for event in events:

@@ -1,0 +1,279 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+#
+# One compiled pass over an audit event's bytes: find its top-level members and
+# the fields the policy reads, then (``render``) splice the output from spans of
+# the input. No Python object is made per member: the spans live in C arrays.
+#
+# The readable reference is pipeline/events.py (msgspec into dict[str, Raw]),
+# pipeline/levels.py and pipeline/enrich.py; tests/test_scan_differential.py
+# shows the two give byte-identical output. ``scan`` is conservative: it
+# returns None for anything it does not handle exactly as the reference would
+# (not ASCII, an escape in a key, a duplicate key, a value of an unexpected
+# type, nesting deeper than MAX_DEPTH, anything that is not strict JSON, more
+# than MAX_MEMBERS members), and the caller then takes the reference path, so
+# errors and their messages always come from one place.
+#
+# JSON is validated as strictly as msgspec does it (RFC 8259; lone surrogate
+# escapes refused), so a record the reference would reject never passes here.
+
+cimport cython
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_DecodeASCII
+from libc.stdint cimport int32_t, uint64_t
+from libc.string cimport memcmp, memcpy
+
+ctypedef unsigned char uchar
+
+cdef extern from *:
+    int __builtin_ctzll(unsigned long long x) nogil
+
+cdef enum:
+    MAX_MEMBERS = 64
+    MAX_DEPTH = 64
+    MAX_GROUPS = 64
+
+# Ranks, as pipeline.model: None, Metadata, Request, RequestResponse.
+cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")
+cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')
+cdef tuple STAGE_NAMES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
+cdef tuple STAGE_RAW = (b'"RequestReceived"', b'"ResponseStarted"', b'"ResponseComplete"', b'"Panic"')
+cdef bytes KIND_EVENT = b'"Event"'
+
+
+cdef inline bint _ws(uchar c) noexcept:
+    return c == 32 or c == 10 or c == 13 or c == 9
+
+
+cdef inline Py_ssize_t _skip_ws(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
+    while i < n and _ws(p[i]):
+        i += 1
+    return i
+
+
+cdef inline int _hex(uchar c) noexcept:
+    if 48 <= c <= 57:
+        return c - 48
+    if 97 <= c <= 102:
+        return c - 87
+    if 65 <= c <= 70:
+        return c - 55
+    return -1
+
+
+cdef inline uint64_t _special8(uint64_t x) noexcept:
+    """Non-zero when one of the 8 bytes in ``x`` is a quote, a backslash or a control character.
+
+    The classic "has a zero byte" test, three times. It can flag a byte after a real hit
+    (a borrow), never miss one: a hit only sends the caller to its byte-wise loop.
+    """
+    cdef uint64_t ones = 0x0101010101010101ULL
+    cdef uint64_t quote = x ^ (ones * 0x22)
+    cdef uint64_t backslash = x ^ (ones * 0x5C)
+    return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x)) & (ones * 0x80)
+
+
+cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, bint* escaped) noexcept:
+    """p[i] is a quote: the index after the closing one, or -1 if not a strict JSON string."""
+    cdef uchar c
+    cdef int k, d, code
+    cdef uint64_t word, mask
+    i += 1
+    while True:
+        # Eight bytes at a time through the plain part of the string, then straight to
+        # the first special byte (the lowest flagged one is always a true hit).
+        if i + 8 <= n:
+            memcpy(&word, p + i, 8)
+            mask = _special8(word)
+            if mask == 0:
+                i += 8
+                continue
+            i += __builtin_ctzll(mask) >> 3
+        elif i >= n:
+            return -1
+        c = p[i]
+        if c == 34:  # "
+            return i + 1
+        if c == 92:  # backslash
+            escaped[0] = True
+            i += 1
+            if i >= n:
+                return -1
+            c = p[i]
+            if c == 117:  # \uXXXX
+                if i + 4 >= n:
+                    return -1
+                code = 0
+                for k in range(1, 5):
+                    d = _hex(p[i + k])
+                    if d < 0:
+                        return -1
+                    code = code * 16 + d
+                # Surrogate escapes: msgspec refuses lone ones, and pairs are rare
+                # enough to leave to the reference path.
+                if 0xD800 <= code <= 0xDFFF:
+                    return -1
+                i += 5
+                continue
+            if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:
+                i += 1
+                continue
+            return -1
+        if c < 32:
+            return -1
+        i += 1
+
+
+cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t start
+    if p[i] == 45:  # -
+        i += 1
+    if i >= n:
+        return -1
+    if p[i] == 48:  # 0
+        i += 1
+    elif 49 <= p[i] <= 57:
+        while i < n and 48 <= p[i] <= 57:
+            i += 1
+    else:
+        return -1
+    if i < n and p[i] == 46:  # .
+        i += 1
+        start = i
+        while i < n and 48 <= p[i] <= 57:
+            i += 1
+        if i == start:
+            return -1
+    if i < n and (p[i] == 101 or p[i] == 69):  # e E
+        i += 1
+        if i < n and (p[i] == 43 or p[i] == 45):
+            i += 1
+        start = i
+        while i < n and 48 <= p[i] <= 57:
+            i += 1
+        if i == start:
+            return -1
+    return i
+
+
+cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:
+    """p[i] starts a value: the index after it, or -1 if it is not strict JSON."""
+    cdef uchar c = p[i]
+    cdef bint escaped = False
+    if c == 34:
+        return _string_end(p, i, n, &escaped)
+    if c == 123 or c == 91:  # { [
+        if depth >= MAX_DEPTH:
+            return -1
+        return _container_end(p, i, n, depth + 1)
+    if c == 116:
+        return i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
+    if c == 102:
+        return i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
+    if c == 110:
+        return i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
+    if c == 45 or 48 <= c <= 57:
+        return _number_end(p, i, n)
+    return -1
+
+
+cdef Py_ssize_t _container_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:
+    cdef bint is_object = p[i] == 123
+    cdef uchar close = 125 if is_object else 93
+    cdef bint escaped = False
+    i = _skip_ws(p, i + 1, n)
+    if i < n and p[i] == close:
+        return i + 1
+    while i < n:
+        if is_object:
+            if p[i] != 34:
+                return -1
+            i = _string_end(p, i, n, &escaped)
+            if i < 0:
+                return -1
+            i = _skip_ws(p, i, n)
+            if i >= n or p[i] != 58:  # :
+                return -1
+            i = _skip_ws(p, i + 1, n)
+            if i >= n:
+                return -1
+        i = _value_end(p, i, n, depth)
+        if i < 0:
+            return -1
+        i = _skip_ws(p, i, n)
+        if i >= n:
+            return -1
+        if p[i] == close:
+            return i + 1
+        if p[i] != 44:  # ,
+            return -1
+        i = _skip_ws(p, i + 1, n)
+    return -1
+
+
+ctypedef struct Members:
+    int count
+    int32_t key[MAX_MEMBERS]    # the key's opening quote
+    int32_t colon[MAX_MEMBERS]  # its closing quote + 1
+    int32_t start[MAX_MEMBERS]  # the value
+    int32_t end[MAX_MEMBERS]
+
+
+cdef Py_ssize_t _members(const uchar* p, Py_ssize_t i, Py_ssize_t n, Members* m, int depth) noexcept:
+    """Spans of the members of the object at p[i]: the index after it, or -1 (not handled here).
+
+    Keys must hold no escape and appear once: the reference keeps the last of
+    duplicates and re-encodes escaped keys, which is left to it.
+    """
+    cdef bint escaped = False
+    cdef Py_ssize_t k_end, j
+    cdef int c, count = 0
+    m.count = 0
+    i = _skip_ws(p, i + 1, n)
+    if i < n and p[i] == 125:
+        return i + 1
+    while i < n:
+        if p[i] != 34 or count >= MAX_MEMBERS:
+            return -1
+        k_end = _string_end(p, i, n, &escaped)
+        if k_end < 0 or escaped:
+            return -1
+        for c in range(count):
+            j = m.colon[c] - m.key[c]
+            if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:
+                return -1
+        m.key[count] = <int32_t>i
+        m.colon[count] = <int32_t>k_end
+        i = _skip_ws(p, k_end, n)
+        if i >= n or p[i] != 58:
+            return -1
+        i = _skip_ws(p, i + 1, n)
+        if i >= n:
+            return -1
+        m.start[count] = <int32_t>i
+        i = _value_end(p, i, n, depth)
+        if i < 0:
+            return -1
+        m.end[count] = <int32_t>i
+        count += 1
+        i = _skip_ws(p, i, n)
+        if i >= n:
+            return -1
+        if p[i] == 125:
+            m.count = count
+            return i + 1
+        if p[i] != 44:
+            return -1
+        i = _skip_ws(p, i + 1, n)
+    return -1
+
+
+cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:
+    return m.colon[c] - m.key[c] == length + 2 and memcmp(p + m.key[c] + 1, name, length) == 0
+
+
+cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:
+    return p[m.start[c]] == 34
+
+
+include "_scan_event.pxi"
+
