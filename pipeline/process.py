@@ -113,7 +113,25 @@ class Processor:
             scanner = Scanner(config.enrichment.annotation_prefix, decode_str)
         self._decoder = RecordDecoder(config.limits.max_record_bytes, tuple(config.decoding.record_keys), scanner)
         self._scan_many = scanner.scan_many if scanner is not None else None
+        self._decisions: dict[tuple[int, str, str], tuple[int, int, str, bool]] = {}
         self._max_bytes = config.limits.max_record_bytes
+
+    def _decision(self, key: tuple[int, str, str]) -> tuple[int, int, str, bool]:
+        """What ``decide`` says for an event of this level and stage that matched this rule,
+        remembered: a batch repeats a few dozen combinations."""
+        rule_index, level, stage = key
+        recorded = LEVEL_RANK[level]
+        rule = None if rule_index == NO_RULE else self._rules[rule_index]
+        if rule is None:
+            rank, reason = decide(None, frozenset(), recorded, stage)
+        else:
+            rank, reason = decide(rule.rank, rule.omit_stages, recorded, stage)
+        # Below Request no body is kept, so there are no managed fields to remove.
+        omf = rule is not None and rule.omit_managed_fields and rank >= REQUEST
+        decision = (recorded, rank, reason, omf)
+        if len(self._decisions) < 4096:  # bounded: levels and stages are checked, rules are few
+            self._decisions[key] = decision
+        return decision
 
     def _decode(
         self, values: Sequence[bytes], origins: Sequence[str], stats: Stats
@@ -161,29 +179,25 @@ class Processor:
         matches = self._policy_matcher.first_many([e.request for e in events])
         # (event, rule index, applied rank, record index, omit managed fields)
         kept: list[tuple[AnyEvent, int, int, int, bool]] = []
-        rules = self._rules
         in_levels = [0, 0, 0, 0]
         out_levels = [0, 0, 0, 0]
         dropped_by = stats.dropped_by
-        no_stages: frozenset[str] = frozenset()
+        decisions = self._decisions
         for event, rule_index, owner in zip(events, matches, owners):
-            recorded = LEVEL_RANK[event.level]
+            # (recorded rank, applied rank, why dropped, omit managed fields), by rule, level and stage.
+            key = (rule_index, event.level, event.stage)
+            decision = decisions.get(key)
+            if decision is None:
+                decision = self._decision(key)
+            recorded, rank, reason, omf = decision
             in_levels[recorded] += 1
-            rule = None if rule_index == NO_RULE else rules[rule_index]
-            rank, reason = decide(
-                None if rule is None else rule.rank,
-                no_stages if rule is None else rule.omit_stages,
-                recorded,
-                event.stage,
-            )
             if reason:
                 dropped_by[(reason, rule_index)] += 1
                 continue
-            assert rule is not None
-            # One scan of the record decides whether any body can hold managed fields;
-            # below Request no body is kept, so there is nothing to scan for.
-            omf = rule.omit_managed_fields and rank >= REQUEST and b"managedFields" in event.raw
             if type(event) is Event:
+                # One scan of the record decides whether any body can hold managed fields.
+                # (A scanned event's splice looks in each body itself.)
+                omf = omf and b"managedFields" in event.raw
                 apply_level(event.fields, rank, event.level, event.verb, omf)
             out_levels[rank] += 1
             kept.append((event, rule_index, rank, owner, omf))
@@ -193,7 +207,11 @@ class Processor:
             if out_levels[rank]:
                 stats.out_by_level[name] += out_levels[rank]
 
-        routes = self._router.routes([event.request[:10] + (LEVELS[rank],) for event, _, rank, _, _ in kept])
+        router = self._router
+        if router.uses_requests:
+            routes = router.routes([event.request[:10] + (LEVELS[rank],) for event, _, rank, _, _ in kept])
+        else:
+            routes = router.routes_by_default(len(kept))
         outputs: dict[str, list[OutRecord]] = {}
         kept_records: list[OutRecord] = []
         enricher = self._enricher

@@ -26,6 +26,14 @@ class Router:
         self._names = [o.name for o in outputs]
         self._default = [default]
 
+    @property
+    def uses_requests(self) -> bool:
+        """False when no output has a selector: every event goes to the default output."""
+        return self._matcher is not None
+
+    def routes_by_default(self, count: int) -> list[list[str]]:
+        return [self._default] * count
+
     def routes(self, requests: Sequence[Request]) -> list[list[str]]:
         """Output names per request; ``request[10]`` must be the applied level."""
         default = self._default
