@@ -1711,7 +1711,7 @@ enum  {
   __pyx_e_10_fastmatch_5_scan_REQUEST_RESPONSE_RANK = 3
 };
 
-/* "_fastmatch/_scan.pyx":213
+/* "_fastmatch/_scan.pyx":243
  * 
  * 
  * ctypedef struct Members:             # <<<<<<<<<<<<<<
@@ -2384,13 +2384,6 @@ static PyObject *__Pyx_GetItemInt_Generic(PyObject *o, PyObject* j);
 static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Fast(PyObject *o, Py_ssize_t i,
                                                      int wraparound, int boundscheck, int unsafe_shared);
 
-/* PyObjectFastCallMethod.proto */
-#if CYTHON_VECTORCALL
-#define __Pyx_PyObject_FastCallMethod(name, args, nargsf) PyObject_VectorcallMethod(name, args, nargsf, NULL)
-#else
-static PyObject *__Pyx_PyObject_FastCallMethod(PyObject *name, PyObject *const *args, size_t nargsf);
-#endif
-
 /* SetItemInt.proto */
 #define __Pyx_SetItemInt(o, i, v, type, is_signed, to_py_func, wraparound, boundscheck, has_gil, unsafe_shared)\
     (__Pyx_fits_Py_ssize_t(i, type, is_signed) ?\
@@ -2399,6 +2392,13 @@ static PyObject *__Pyx_PyObject_FastCallMethod(PyObject *name, PyObject *const *
 static int __Pyx_SetItemInt_Generic(PyObject *o, PyObject *j, PyObject *v);
 static CYTHON_INLINE int __Pyx_SetItemInt_Fast(PyObject *o, Py_ssize_t i, PyObject *v,
                                                int wraparound, int boundscheck, int unsafe_shared);
+
+/* PyObjectFastCallMethod.proto */
+#if CYTHON_VECTORCALL
+#define __Pyx_PyObject_FastCallMethod(name, args, nargsf) PyObject_VectorcallMethod(name, args, nargsf, NULL)
+#else
+static PyObject *__Pyx_PyObject_FastCallMethod(PyObject *name, PyObject *const *args, size_t nargsf);
+#endif
 
 /* GetAttr3.proto */
 static CYTHON_INLINE PyObject *__Pyx_GetAttr3(PyObject *, PyObject *, PyObject *);
@@ -2913,8 +2913,8 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
 static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t); /*proto*/
 static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t, int *); /*proto*/
 static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
+static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
 static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t, int); /*proto*/
-static Py_ssize_t __pyx_f_10_fastmatch_5_scan__container_end(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t, int); /*proto*/
 static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t, __pyx_t_10_fastmatch_5_scan_Members *, int); /*proto*/
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatch_5_scan_uchar const *, __pyx_t_10_fastmatch_5_scan_Members const *, int, char const *, int); /*proto*/
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastmatch_5_scan_uchar const *, __pyx_t_10_fastmatch_5_scan_Members const *, int); /*proto*/
@@ -3072,7 +3072,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_tuple[5];
     PyObject *__pyx_codeobj_tab[8];
-    PyObject *__pyx_string_tab[127];
+    PyObject *__pyx_string_tab[126];
     PyObject *__pyx_number_tab[1];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
@@ -3196,59 +3196,58 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_first __pyx_string_tab[71]
 #define __pyx_n_u_get __pyx_string_tab[72]
 #define __pyx_n_u_i __pyx_string_tab[73]
-#define __pyx_n_u_isascii __pyx_string_tab[74]
-#define __pyx_n_u_items __pyx_string_tab[75]
-#define __pyx_n_u_kind_value __pyx_string_tab[76]
-#define __pyx_n_u_level_value __pyx_string_tab[77]
-#define __pyx_n_u_m __pyx_string_tab[78]
-#define __pyx_n_u_max_bytes __pyx_string_tab[79]
-#define __pyx_n_u_merged __pyx_string_tab[80]
-#define __pyx_n_u_object __pyx_string_tab[81]
-#define __pyx_n_u_omit_managed_fields __pyx_string_tab[82]
-#define __pyx_n_u_origins __pyx_string_tab[83]
-#define __pyx_n_u_out __pyx_string_tab[84]
-#define __pyx_n_u_p __pyx_string_tab[85]
-#define __pyx_n_u_partition __pyx_string_tab[86]
-#define __pyx_n_u_patch __pyx_string_tab[87]
-#define __pyx_n_u_piece __pyx_string_tab[88]
-#define __pyx_n_u_pop __pyx_string_tab[89]
-#define __pyx_n_u_pos __pyx_string_tab[90]
-#define __pyx_n_u_rank __pyx_string_tab[91]
-#define __pyx_n_u_render __pyx_string_tab[92]
-#define __pyx_n_u_request_value __pyx_string_tab[93]
-#define __pyx_n_u_response_value __pyx_string_tab[94]
-#define __pyx_n_u_scan __pyx_string_tab[95]
-#define __pyx_n_u_scan_many __pyx_string_tab[96]
-#define __pyx_n_u_self __pyx_string_tab[97]
-#define __pyx_n_u_setdefault __pyx_string_tab[98]
-#define __pyx_n_u_size __pyx_string_tab[99]
-#define __pyx_n_u_slot __pyx_string_tab[100]
-#define __pyx_n_u_source __pyx_string_tab[101]
-#define __pyx_n_u_state __pyx_string_tab[102]
-#define __pyx_n_u_update __pyx_string_tab[103]
-#define __pyx_n_u_use_setstate __pyx_string_tab[104]
-#define __pyx_n_u_value __pyx_string_tab[105]
-#define __pyx_n_u_values __pyx_string_tab[106]
-#define __pyx_n_u_w __pyx_string_tab[107]
-#define __pyx_kp_b_Event __pyx_string_tab[108]
-#define __pyx_kp_b_Metadata_2 __pyx_string_tab[109]
-#define __pyx_kp_b_None_2 __pyx_string_tab[110]
-#define __pyx_kp_b_Panic_2 __pyx_string_tab[111]
-#define __pyx_kp_b_Request_2 __pyx_string_tab[112]
-#define __pyx_kp_b_RequestReceived_2 __pyx_string_tab[113]
-#define __pyx_kp_b_RequestResponse_2 __pyx_string_tab[114]
-#define __pyx_kp_b_ResponseComplete_2 __pyx_string_tab[115]
-#define __pyx_kp_b_ResponseStarted_2 __pyx_string_tab[116]
-#define __pyx_kp_b_audit_k8s_io_v1 __pyx_string_tab[117]
-#define __pyx_kp_b_ __pyx_string_tab[118]
-#define __pyx_kp_b__2 __pyx_string_tab[119]
-#define __pyx_kp_b_iso88591_Q __pyx_string_tab[120]
-#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[121]
-#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[122]
-#define __pyx_kp_b_iso88591_4z_Q_q_l_vWE_Q_q_t_uCt9G5PSSWW __pyx_string_tab[123]
-#define __pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZzQUUZZbb __pyx_string_tab[124]
-#define __pyx_kp_b_iso88591_A_n_Qd_4q_q_T_Zs_hc_vWE_T_A_q_A __pyx_string_tab[125]
-#define __pyx_kp_b_iso88591_K1_t6_Q __pyx_string_tab[126]
+#define __pyx_n_u_items __pyx_string_tab[74]
+#define __pyx_n_u_kind_value __pyx_string_tab[75]
+#define __pyx_n_u_level_value __pyx_string_tab[76]
+#define __pyx_n_u_m __pyx_string_tab[77]
+#define __pyx_n_u_max_bytes __pyx_string_tab[78]
+#define __pyx_n_u_merged __pyx_string_tab[79]
+#define __pyx_n_u_object __pyx_string_tab[80]
+#define __pyx_n_u_omit_managed_fields __pyx_string_tab[81]
+#define __pyx_n_u_origins __pyx_string_tab[82]
+#define __pyx_n_u_out __pyx_string_tab[83]
+#define __pyx_n_u_p __pyx_string_tab[84]
+#define __pyx_n_u_partition __pyx_string_tab[85]
+#define __pyx_n_u_patch __pyx_string_tab[86]
+#define __pyx_n_u_piece __pyx_string_tab[87]
+#define __pyx_n_u_pop __pyx_string_tab[88]
+#define __pyx_n_u_pos __pyx_string_tab[89]
+#define __pyx_n_u_rank __pyx_string_tab[90]
+#define __pyx_n_u_render __pyx_string_tab[91]
+#define __pyx_n_u_request_value __pyx_string_tab[92]
+#define __pyx_n_u_response_value __pyx_string_tab[93]
+#define __pyx_n_u_scan __pyx_string_tab[94]
+#define __pyx_n_u_scan_many __pyx_string_tab[95]
+#define __pyx_n_u_self __pyx_string_tab[96]
+#define __pyx_n_u_setdefault __pyx_string_tab[97]
+#define __pyx_n_u_size __pyx_string_tab[98]
+#define __pyx_n_u_slot __pyx_string_tab[99]
+#define __pyx_n_u_source __pyx_string_tab[100]
+#define __pyx_n_u_state __pyx_string_tab[101]
+#define __pyx_n_u_update __pyx_string_tab[102]
+#define __pyx_n_u_use_setstate __pyx_string_tab[103]
+#define __pyx_n_u_value __pyx_string_tab[104]
+#define __pyx_n_u_values __pyx_string_tab[105]
+#define __pyx_n_u_w __pyx_string_tab[106]
+#define __pyx_kp_b_Event __pyx_string_tab[107]
+#define __pyx_kp_b_Metadata_2 __pyx_string_tab[108]
+#define __pyx_kp_b_None_2 __pyx_string_tab[109]
+#define __pyx_kp_b_Panic_2 __pyx_string_tab[110]
+#define __pyx_kp_b_Request_2 __pyx_string_tab[111]
+#define __pyx_kp_b_RequestReceived_2 __pyx_string_tab[112]
+#define __pyx_kp_b_RequestResponse_2 __pyx_string_tab[113]
+#define __pyx_kp_b_ResponseComplete_2 __pyx_string_tab[114]
+#define __pyx_kp_b_ResponseStarted_2 __pyx_string_tab[115]
+#define __pyx_kp_b_audit_k8s_io_v1 __pyx_string_tab[116]
+#define __pyx_kp_b_ __pyx_string_tab[117]
+#define __pyx_kp_b__2 __pyx_string_tab[118]
+#define __pyx_kp_b_iso88591_Q __pyx_string_tab[119]
+#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[120]
+#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[121]
+#define __pyx_kp_b_iso88591_4z_Q_q_l_vWE_Q_q_t_uCt9G5PSSWW __pyx_string_tab[122]
+#define __pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZq_1E_V1G __pyx_string_tab[123]
+#define __pyx_kp_b_iso88591_A_n_Qd_4q_q_T_Zs_hc_vWE_T_A_q_A __pyx_string_tab[124]
+#define __pyx_kp_b_iso88591_K1_t6_Q __pyx_string_tab[125]
 #define __pyx_int_3144236 __pyx_number_tab[0]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
@@ -3275,7 +3274,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<5; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
   for (int i=0; i<8; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<127; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<126; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<1; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -3310,7 +3309,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<5; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
   for (int i=0; i<8; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<127; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<126; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<1; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -3604,8 +3603,8 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
  * 
  * 
  * cdef inline uint64_t _special8(uint64_t x) noexcept:             # <<<<<<<<<<<<<<
- *     """Non-zero when one of the 8 bytes in ``x`` is a quote, a backslash or a control character.
- * 
+ *     """Non-zero when one of the 8 bytes in ``x`` is a quote, a backslash, a control character or
+ *     not ASCII.
 */
 
 static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __pyx_v_x) {
@@ -3614,7 +3613,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
   uint64_t __pyx_v_backslash;
   uint64_t __pyx_r;
 
-  /* "_fastmatch/_scan.pyx":69
+  /* "_fastmatch/_scan.pyx":70
  *     (a borrow), never miss one: a hit only sends the caller to its byte-wise loop.
  *     """
  *     cdef uint64_t ones = 0x0101010101010101ULL             # <<<<<<<<<<<<<<
@@ -3623,34 +3622,34 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
 */
   __pyx_v_ones = 0x0101010101010101ULL;
 
-  /* "_fastmatch/_scan.pyx":70
+  /* "_fastmatch/_scan.pyx":71
  *     """
  *     cdef uint64_t ones = 0x0101010101010101ULL
  *     cdef uint64_t quote = x ^ (ones * 0x22)             # <<<<<<<<<<<<<<
  *     cdef uint64_t backslash = x ^ (ones * 0x5C)
- *     return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x)) & (ones * 0x80)
+ *     return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x) | x) & (ones * 0x80)
 */
   __pyx_v_quote = (__pyx_v_x ^ (__pyx_v_ones * 0x22));
 
-  /* "_fastmatch/_scan.pyx":71
+  /* "_fastmatch/_scan.pyx":72
  *     cdef uint64_t ones = 0x0101010101010101ULL
  *     cdef uint64_t quote = x ^ (ones * 0x22)
  *     cdef uint64_t backslash = x ^ (ones * 0x5C)             # <<<<<<<<<<<<<<
- *     return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x)) & (ones * 0x80)
+ *     return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x) | x) & (ones * 0x80)
  * 
 */
   __pyx_v_backslash = (__pyx_v_x ^ (__pyx_v_ones * 0x5C));
 
-  /* "_fastmatch/_scan.pyx":72
+  /* "_fastmatch/_scan.pyx":73
  *     cdef uint64_t quote = x ^ (ones * 0x22)
  *     cdef uint64_t backslash = x ^ (ones * 0x5C)
- *     return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x)) & (ones * 0x80)             # <<<<<<<<<<<<<<
+ *     return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x) | x) & (ones * 0x80)             # <<<<<<<<<<<<<<
  * 
  * 
 */
   {
 
-    __pyx_r = (((((__pyx_v_quote - __pyx_v_ones) & (~__pyx_v_quote)) | ((__pyx_v_backslash - __pyx_v_ones) & (~__pyx_v_backslash))) | ((__pyx_v_x - (__pyx_v_ones * 0x20)) & (~__pyx_v_x))) & (__pyx_v_ones * 0x80));
+    __pyx_r = ((((((__pyx_v_quote - __pyx_v_ones) & (~__pyx_v_quote)) | ((__pyx_v_backslash - __pyx_v_ones) & (~__pyx_v_backslash))) | ((__pyx_v_x - (__pyx_v_ones * 0x20)) & (~__pyx_v_x))) | __pyx_v_x) & (__pyx_v_ones * 0x80));
   }
   goto __pyx_L0;
 
@@ -3658,8 +3657,8 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
  * 
  * 
  * cdef inline uint64_t _special8(uint64_t x) noexcept:             # <<<<<<<<<<<<<<
- *     """Non-zero when one of the 8 bytes in ``x`` is a quote, a backslash or a control character.
- * 
+ *     """Non-zero when one of the 8 bytes in ``x`` is a quote, a backslash, a control character or
+ *     not ASCII.
 */
 
   /* function exit code */
@@ -3671,7 +3670,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":75
+/* "_fastmatch/_scan.pyx":76
  * 
  * 
  * cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, bint* escaped) noexcept:             # <<<<<<<<<<<<<<
@@ -3689,9 +3688,10 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
   Py_ssize_t __pyx_r;
   int __pyx_t_1;
   int __pyx_t_2;
+  int __pyx_t_3;
 
 
-  /* "_fastmatch/_scan.pyx":80
+  /* "_fastmatch/_scan.pyx":81
  *     cdef int k, d, code
  *     cdef uint64_t word, mask
  *     i += 1             # <<<<<<<<<<<<<<
@@ -3700,7 +3700,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
   __pyx_v_i = (__pyx_v_i + 1);
 
-  /* "_fastmatch/_scan.pyx":81
+  /* "_fastmatch/_scan.pyx":82
  *     cdef uint64_t word, mask
  *     i += 1
  *     while True:             # <<<<<<<<<<<<<<
@@ -3709,7 +3709,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
   while (1) {
 
-    /* "_fastmatch/_scan.pyx":84
+    /* "_fastmatch/_scan.pyx":85
  *         # Eight bytes at a time through the plain part of the string, then straight to
  *         # the first special byte (the lowest flagged one is always a true hit).
  *         if i + 8 <= n:             # <<<<<<<<<<<<<<
@@ -3721,7 +3721,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":85
+      /* "_fastmatch/_scan.pyx":86
  *         # the first special byte (the lowest flagged one is always a true hit).
  *         if i + 8 <= n:
  *             memcpy(&word, p + i, 8)             # <<<<<<<<<<<<<<
@@ -3730,7 +3730,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       (void)(memcpy((&__pyx_v_word), (__pyx_v_p + __pyx_v_i), 8));
 
-      /* "_fastmatch/_scan.pyx":86
+      /* "_fastmatch/_scan.pyx":87
  *         if i + 8 <= n:
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)             # <<<<<<<<<<<<<<
@@ -3739,7 +3739,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_mask = __pyx_f_10_fastmatch_5_scan__special8(__pyx_v_word);
 
-      /* "_fastmatch/_scan.pyx":87
+      /* "_fastmatch/_scan.pyx":88
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)
  *             if mask == 0:             # <<<<<<<<<<<<<<
@@ -3751,7 +3751,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":88
+        /* "_fastmatch/_scan.pyx":89
  *             mask = _special8(word)
  *             if mask == 0:
  *                 i += 8             # <<<<<<<<<<<<<<
@@ -3760,7 +3760,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 8);
 
-        /* "_fastmatch/_scan.pyx":89
+        /* "_fastmatch/_scan.pyx":90
  *             if mask == 0:
  *                 i += 8
  *                 continue             # <<<<<<<<<<<<<<
@@ -3769,7 +3769,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":87
+        /* "_fastmatch/_scan.pyx":88
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)
  *             if mask == 0:             # <<<<<<<<<<<<<<
@@ -3778,7 +3778,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":90
+      /* "_fastmatch/_scan.pyx":91
  *                 i += 8
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3             # <<<<<<<<<<<<<<
@@ -3787,7 +3787,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_i = (__pyx_v_i + (__builtin_ctzll(__pyx_v_mask) >> 3));
 
-      /* "_fastmatch/_scan.pyx":84
+      /* "_fastmatch/_scan.pyx":85
  *         # Eight bytes at a time through the plain part of the string, then straight to
  *         # the first special byte (the lowest flagged one is always a true hit).
  *         if i + 8 <= n:             # <<<<<<<<<<<<<<
@@ -3797,7 +3797,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":91
+    /* "_fastmatch/_scan.pyx":92
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:             # <<<<<<<<<<<<<<
@@ -3809,7 +3809,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":92
+      /* "_fastmatch/_scan.pyx":93
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -3822,7 +3822,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":91
+      /* "_fastmatch/_scan.pyx":92
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:             # <<<<<<<<<<<<<<
@@ -3832,7 +3832,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     }
     __pyx_L5:;
 
-    /* "_fastmatch/_scan.pyx":93
+    /* "_fastmatch/_scan.pyx":94
  *         elif i >= n:
  *             return -1
  *         c = p[i]             # <<<<<<<<<<<<<<
@@ -3841,7 +3841,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-    /* "_fastmatch/_scan.pyx":94
+    /* "_fastmatch/_scan.pyx":95
  *             return -1
  *         c = p[i]
  *         if c == 34:  # "             # <<<<<<<<<<<<<<
@@ -3853,7 +3853,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":95
+      /* "_fastmatch/_scan.pyx":96
  *         c = p[i]
  *         if c == 34:  # "
  *             return i + 1             # <<<<<<<<<<<<<<
@@ -3866,7 +3866,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":94
+      /* "_fastmatch/_scan.pyx":95
  *             return -1
  *         c = p[i]
  *         if c == 34:  # "             # <<<<<<<<<<<<<<
@@ -3875,7 +3875,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":96
+    /* "_fastmatch/_scan.pyx":97
  *         if c == 34:  # "
  *             return i + 1
  *         if c == 92:  # backslash             # <<<<<<<<<<<<<<
@@ -3887,7 +3887,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":97
+      /* "_fastmatch/_scan.pyx":98
  *             return i + 1
  *         if c == 92:  # backslash
  *             escaped[0] = True             # <<<<<<<<<<<<<<
@@ -3896,7 +3896,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       (__pyx_v_escaped[0]) = 1;
 
-      /* "_fastmatch/_scan.pyx":98
+      /* "_fastmatch/_scan.pyx":99
  *         if c == 92:  # backslash
  *             escaped[0] = True
  *             i += 1             # <<<<<<<<<<<<<<
@@ -3905,7 +3905,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_i = (__pyx_v_i + 1);
 
-      /* "_fastmatch/_scan.pyx":99
+      /* "_fastmatch/_scan.pyx":100
  *             escaped[0] = True
  *             i += 1
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -3917,7 +3917,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":100
+        /* "_fastmatch/_scan.pyx":101
  *             i += 1
  *             if i >= n:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -3930,7 +3930,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":99
+        /* "_fastmatch/_scan.pyx":100
  *             escaped[0] = True
  *             i += 1
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -3939,7 +3939,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":101
+      /* "_fastmatch/_scan.pyx":102
  *             if i >= n:
  *                 return -1
  *             c = p[i]             # <<<<<<<<<<<<<<
@@ -3948,7 +3948,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-      /* "_fastmatch/_scan.pyx":102
+      /* "_fastmatch/_scan.pyx":103
  *                 return -1
  *             c = p[i]
  *             if c == 117:  # \uXXXX             # <<<<<<<<<<<<<<
@@ -3960,7 +3960,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":103
+        /* "_fastmatch/_scan.pyx":104
  *             c = p[i]
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:             # <<<<<<<<<<<<<<
@@ -3972,7 +3972,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":104
+          /* "_fastmatch/_scan.pyx":105
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -3985,7 +3985,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":103
+          /* "_fastmatch/_scan.pyx":104
  *             c = p[i]
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:             # <<<<<<<<<<<<<<
@@ -3994,7 +3994,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":105
+        /* "_fastmatch/_scan.pyx":106
  *                 if i + 4 >= n:
  *                     return -1
  *                 code = 0             # <<<<<<<<<<<<<<
@@ -4003,7 +4003,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_code = 0;
 
-        /* "_fastmatch/_scan.pyx":106
+        /* "_fastmatch/_scan.pyx":107
  *                     return -1
  *                 code = 0
  *                 for k in range(1, 5):             # <<<<<<<<<<<<<<
@@ -4013,7 +4013,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         for (__pyx_t_2 = 1; __pyx_t_2 < 5; __pyx_t_2+=1) {
           __pyx_v_k = __pyx_t_2;
 
-          /* "_fastmatch/_scan.pyx":107
+          /* "_fastmatch/_scan.pyx":108
  *                 code = 0
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])             # <<<<<<<<<<<<<<
@@ -4022,7 +4022,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
           __pyx_v_d = __pyx_f_10_fastmatch_5_scan__hex((__pyx_v_p[(__pyx_v_i + __pyx_v_k)]));
 
-          /* "_fastmatch/_scan.pyx":108
+          /* "_fastmatch/_scan.pyx":109
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])
  *                     if d < 0:             # <<<<<<<<<<<<<<
@@ -4034,7 +4034,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           if (__pyx_t_1) {
 
 
-            /* "_fastmatch/_scan.pyx":109
+            /* "_fastmatch/_scan.pyx":110
  *                     d = _hex(p[i + k])
  *                     if d < 0:
  *                         return -1             # <<<<<<<<<<<<<<
@@ -4047,7 +4047,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
             }
             goto __pyx_L0;
 
-            /* "_fastmatch/_scan.pyx":108
+            /* "_fastmatch/_scan.pyx":109
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])
  *                     if d < 0:             # <<<<<<<<<<<<<<
@@ -4056,7 +4056,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
           }
 
-          /* "_fastmatch/_scan.pyx":110
+          /* "_fastmatch/_scan.pyx":111
  *                     if d < 0:
  *                         return -1
  *                     code = code * 16 + d             # <<<<<<<<<<<<<<
@@ -4066,7 +4066,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           __pyx_v_code = ((__pyx_v_code * 16) + __pyx_v_d);
         }
 
-        /* "_fastmatch/_scan.pyx":113
+        /* "_fastmatch/_scan.pyx":114
  *                 # Surrogate escapes: msgspec refuses lone ones, and pairs are rare
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:             # <<<<<<<<<<<<<<
@@ -4080,7 +4080,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":114
+          /* "_fastmatch/_scan.pyx":115
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -4093,7 +4093,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":113
+          /* "_fastmatch/_scan.pyx":114
  *                 # Surrogate escapes: msgspec refuses lone ones, and pairs are rare
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:             # <<<<<<<<<<<<<<
@@ -4102,7 +4102,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":115
+        /* "_fastmatch/_scan.pyx":116
  *                 if 0xD800 <= code <= 0xDFFF:
  *                     return -1
  *                 i += 5             # <<<<<<<<<<<<<<
@@ -4111,7 +4111,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 5);
 
-        /* "_fastmatch/_scan.pyx":116
+        /* "_fastmatch/_scan.pyx":117
  *                     return -1
  *                 i += 5
  *                 continue             # <<<<<<<<<<<<<<
@@ -4120,7 +4120,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":102
+        /* "_fastmatch/_scan.pyx":103
  *                 return -1
  *             c = p[i]
  *             if c == 117:  # \uXXXX             # <<<<<<<<<<<<<<
@@ -4129,7 +4129,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":117
+      /* "_fastmatch/_scan.pyx":118
  *                 i += 5
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:             # <<<<<<<<<<<<<<
@@ -4146,7 +4146,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         case 0x72:
         case 0x74:
 
-        /* "_fastmatch/_scan.pyx":118
+        /* "_fastmatch/_scan.pyx":119
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:
  *                 i += 1             # <<<<<<<<<<<<<<
@@ -4155,16 +4155,16 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 1);
 
-        /* "_fastmatch/_scan.pyx":119
+        /* "_fastmatch/_scan.pyx":120
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:
  *                 i += 1
  *                 continue             # <<<<<<<<<<<<<<
  *             return -1
- *         if c < 32:
+ *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":117
+        /* "_fastmatch/_scan.pyx":118
  *                 i += 5
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:             # <<<<<<<<<<<<<<
@@ -4175,11 +4175,11 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         default: break;
       }
 
-      /* "_fastmatch/_scan.pyx":120
+      /* "_fastmatch/_scan.pyx":121
  *                 i += 1
  *                 continue
  *             return -1             # <<<<<<<<<<<<<<
- *         if c < 32:
+ *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
  *             return -1
 */
       {
@@ -4188,7 +4188,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":96
+      /* "_fastmatch/_scan.pyx":97
  *         if c == 34:  # "
  *             return i + 1
  *         if c == 92:  # backslash             # <<<<<<<<<<<<<<
@@ -4197,21 +4197,35 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":121
+    /* "_fastmatch/_scan.pyx":122
  *                 continue
  *             return -1
- *         if c < 32:             # <<<<<<<<<<<<<<
+ *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)             # <<<<<<<<<<<<<<
  *             return -1
  *         i += 1
 */
-    __pyx_t_1 = (__pyx_v_c < 32);
+    __pyx_t_3 = (__pyx_v_c < 32);
 
+    if (!__pyx_t_3) {
+
+    } else {
+
+      __pyx_t_1 = __pyx_t_3;
+
+      goto __pyx_L17_bool_binop_done;
+    }
+    __pyx_t_3 = (__pyx_v_c >= 0x80);
+
+
+    __pyx_t_1 = __pyx_t_3;
+
+    __pyx_L17_bool_binop_done:;
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":122
+      /* "_fastmatch/_scan.pyx":123
  *             return -1
- *         if c < 32:
+ *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
  *             return -1             # <<<<<<<<<<<<<<
  *         i += 1
  * 
@@ -4222,17 +4236,17 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":121
+      /* "_fastmatch/_scan.pyx":122
  *                 continue
  *             return -1
- *         if c < 32:             # <<<<<<<<<<<<<<
+ *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)             # <<<<<<<<<<<<<<
  *             return -1
  *         i += 1
 */
     }
 
-    /* "_fastmatch/_scan.pyx":123
- *         if c < 32:
+    /* "_fastmatch/_scan.pyx":124
+ *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
  *             return -1
  *         i += 1             # <<<<<<<<<<<<<<
  * 
@@ -4242,7 +4256,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     __pyx_L3_continue:;
   }
 
-  /* "_fastmatch/_scan.pyx":75
+  /* "_fastmatch/_scan.pyx":76
  * 
  * 
  * cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, bint* escaped) noexcept:             # <<<<<<<<<<<<<<
@@ -4264,7 +4278,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":126
+/* "_fastmatch/_scan.pyx":127
  * 
  * 
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -4279,7 +4293,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   int __pyx_t_2;
 
 
-  /* "_fastmatch/_scan.pyx":128
+  /* "_fastmatch/_scan.pyx":129
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -             # <<<<<<<<<<<<<<
@@ -4291,7 +4305,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":129
+    /* "_fastmatch/_scan.pyx":130
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4300,7 +4314,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":128
+    /* "_fastmatch/_scan.pyx":129
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -             # <<<<<<<<<<<<<<
@@ -4309,7 +4323,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":130
+  /* "_fastmatch/_scan.pyx":131
  *     if p[i] == 45:  # -
  *         i += 1
  *     if i >= n:             # <<<<<<<<<<<<<<
@@ -4321,7 +4335,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":131
+    /* "_fastmatch/_scan.pyx":132
  *         i += 1
  *     if i >= n:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4334,7 +4348,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":130
+    /* "_fastmatch/_scan.pyx":131
  *     if p[i] == 45:  # -
  *         i += 1
  *     if i >= n:             # <<<<<<<<<<<<<<
@@ -4343,7 +4357,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":132
+  /* "_fastmatch/_scan.pyx":133
  *     if i >= n:
  *         return -1
  *     if p[i] == 48:  # 0             # <<<<<<<<<<<<<<
@@ -4355,7 +4369,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":133
+    /* "_fastmatch/_scan.pyx":134
  *         return -1
  *     if p[i] == 48:  # 0
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4364,7 +4378,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":132
+    /* "_fastmatch/_scan.pyx":133
  *     if i >= n:
  *         return -1
  *     if p[i] == 48:  # 0             # <<<<<<<<<<<<<<
@@ -4374,7 +4388,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     goto __pyx_L5;
   }
 
-  /* "_fastmatch/_scan.pyx":134
+  /* "_fastmatch/_scan.pyx":135
  *     if p[i] == 48:  # 0
  *         i += 1
  *     elif 49 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4388,7 +4402,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":135
+    /* "_fastmatch/_scan.pyx":136
  *         i += 1
  *     elif 49 <= p[i] <= 57:
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4417,7 +4431,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":136
+      /* "_fastmatch/_scan.pyx":137
  *     elif 49 <= p[i] <= 57:
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4427,7 +4441,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":134
+    /* "_fastmatch/_scan.pyx":135
  *     if p[i] == 48:  # 0
  *         i += 1
  *     elif 49 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4437,7 +4451,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     goto __pyx_L5;
   }
 
-  /* "_fastmatch/_scan.pyx":138
+  /* "_fastmatch/_scan.pyx":139
  *             i += 1
  *     else:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4453,7 +4467,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   }
   __pyx_L5:;
 
-  /* "_fastmatch/_scan.pyx":139
+  /* "_fastmatch/_scan.pyx":140
  *     else:
  *         return -1
  *     if i < n and p[i] == 46:  # .             # <<<<<<<<<<<<<<
@@ -4479,7 +4493,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":140
+    /* "_fastmatch/_scan.pyx":141
  *         return -1
  *     if i < n and p[i] == 46:  # .
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4488,7 +4502,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":141
+    /* "_fastmatch/_scan.pyx":142
  *     if i < n and p[i] == 46:  # .
  *         i += 1
  *         start = i             # <<<<<<<<<<<<<<
@@ -4497,7 +4511,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_start = __pyx_v_i;
 
-    /* "_fastmatch/_scan.pyx":142
+    /* "_fastmatch/_scan.pyx":143
  *         i += 1
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4526,7 +4540,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":143
+      /* "_fastmatch/_scan.pyx":144
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4536,7 +4550,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":144
+    /* "_fastmatch/_scan.pyx":145
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4548,7 +4562,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":145
+      /* "_fastmatch/_scan.pyx":146
  *             i += 1
  *         if i == start:
  *             return -1             # <<<<<<<<<<<<<<
@@ -4561,7 +4575,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":144
+      /* "_fastmatch/_scan.pyx":145
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4570,7 +4584,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":139
+    /* "_fastmatch/_scan.pyx":140
  *     else:
  *         return -1
  *     if i < n and p[i] == 46:  # .             # <<<<<<<<<<<<<<
@@ -4579,7 +4593,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":146
+  /* "_fastmatch/_scan.pyx":147
  *         if i == start:
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E             # <<<<<<<<<<<<<<
@@ -4615,7 +4629,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":147
+    /* "_fastmatch/_scan.pyx":148
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4624,7 +4638,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":148
+    /* "_fastmatch/_scan.pyx":149
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):             # <<<<<<<<<<<<<<
@@ -4660,7 +4674,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":149
+      /* "_fastmatch/_scan.pyx":150
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4669,7 +4683,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
       __pyx_v_i = (__pyx_v_i + 1);
 
-      /* "_fastmatch/_scan.pyx":148
+      /* "_fastmatch/_scan.pyx":149
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):             # <<<<<<<<<<<<<<
@@ -4678,7 +4692,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":150
+    /* "_fastmatch/_scan.pyx":151
  *         if i < n and (p[i] == 43 or p[i] == 45):
  *             i += 1
  *         start = i             # <<<<<<<<<<<<<<
@@ -4687,7 +4701,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_start = __pyx_v_i;
 
-    /* "_fastmatch/_scan.pyx":151
+    /* "_fastmatch/_scan.pyx":152
  *             i += 1
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4716,7 +4730,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":152
+      /* "_fastmatch/_scan.pyx":153
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4726,7 +4740,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":153
+    /* "_fastmatch/_scan.pyx":154
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4738,7 +4752,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":154
+      /* "_fastmatch/_scan.pyx":155
  *             i += 1
  *         if i == start:
  *             return -1             # <<<<<<<<<<<<<<
@@ -4751,7 +4765,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":153
+      /* "_fastmatch/_scan.pyx":154
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4760,7 +4774,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":146
+    /* "_fastmatch/_scan.pyx":147
  *         if i == start:
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E             # <<<<<<<<<<<<<<
@@ -4769,7 +4783,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":155
+  /* "_fastmatch/_scan.pyx":156
  *         if i == start:
  *             return -1
  *     return i             # <<<<<<<<<<<<<<
@@ -4782,7 +4796,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":126
+  /* "_fastmatch/_scan.pyx":127
  * 
  * 
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -4798,15 +4812,223 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":158
+/* "_fastmatch/_scan.pyx":159
+ * 
+ * 
+ * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
+ *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
+ *     cdef bint escaped = False
+*/
+
+static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, Py_ssize_t __pyx_v_i, Py_ssize_t __pyx_v_n) {
+  int __pyx_v_escaped;
+  Py_ssize_t __pyx_r;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  Py_ssize_t __pyx_t_3;
+
+
+  /* "_fastmatch/_scan.pyx":161
+ * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
+ *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
+ *     cdef bint escaped = False             # <<<<<<<<<<<<<<
+ *     if p[i] != 34:
+ *         return -1
+*/
+  __pyx_v_escaped = 0;
+
+  /* "_fastmatch/_scan.pyx":162
+ *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
+ *     cdef bint escaped = False
+ *     if p[i] != 34:             # <<<<<<<<<<<<<<
+ *         return -1
+ *     i = _string_end(p, i, n, &escaped)
+*/
+  __pyx_t_1 = ((__pyx_v_p[__pyx_v_i]) != 34);
+
+  if (__pyx_t_1) {
+
+
+    /* "_fastmatch/_scan.pyx":163
+ *     cdef bint escaped = False
+ *     if p[i] != 34:
+ *         return -1             # <<<<<<<<<<<<<<
+ *     i = _string_end(p, i, n, &escaped)
+ *     if i < 0:
+*/
+    {
+
+      __pyx_r = -1L;
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan.pyx":162
+ *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
+ *     cdef bint escaped = False
+ *     if p[i] != 34:             # <<<<<<<<<<<<<<
+ *         return -1
+ *     i = _string_end(p, i, n, &escaped)
+*/
+  }
+
+  /* "_fastmatch/_scan.pyx":164
+ *     if p[i] != 34:
+ *         return -1
+ *     i = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
+ *     if i < 0:
+ *         return -1
+*/
+  __pyx_v_i = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
+
+  /* "_fastmatch/_scan.pyx":165
+ *         return -1
+ *     i = _string_end(p, i, n, &escaped)
+ *     if i < 0:             # <<<<<<<<<<<<<<
+ *         return -1
+ *     i = _skip_ws(p, i, n)
+*/
+  __pyx_t_1 = (__pyx_v_i < 0);
+
+  if (__pyx_t_1) {
+
+
+    /* "_fastmatch/_scan.pyx":166
+ *     i = _string_end(p, i, n, &escaped)
+ *     if i < 0:
+ *         return -1             # <<<<<<<<<<<<<<
+ *     i = _skip_ws(p, i, n)
+ *     if i >= n or p[i] != 58:  # :
+*/
+    {
+
+      __pyx_r = -1L;
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan.pyx":165
+ *         return -1
+ *     i = _string_end(p, i, n, &escaped)
+ *     if i < 0:             # <<<<<<<<<<<<<<
+ *         return -1
+ *     i = _skip_ws(p, i, n)
+*/
+  }
+
+  /* "_fastmatch/_scan.pyx":167
+ *     if i < 0:
+ *         return -1
+ *     i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
+ *     if i >= n or p[i] != 58:  # :
+ *         return -1
+*/
+  __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
+
+  /* "_fastmatch/_scan.pyx":168
+ *         return -1
+ *     i = _skip_ws(p, i, n)
+ *     if i >= n or p[i] != 58:  # :             # <<<<<<<<<<<<<<
+ *         return -1
+ *     i = _skip_ws(p, i + 1, n)
+*/
+  __pyx_t_2 = (__pyx_v_i >= __pyx_v_n);
+
+  if (!__pyx_t_2) {
+
+  } else {
+
+    __pyx_t_1 = __pyx_t_2;
+
+    goto __pyx_L6_bool_binop_done;
+  }
+  __pyx_t_2 = ((__pyx_v_p[__pyx_v_i]) != 58);
+
+
+  __pyx_t_1 = __pyx_t_2;
+
+  __pyx_L6_bool_binop_done:;
+  if (__pyx_t_1) {
+
+
+    /* "_fastmatch/_scan.pyx":169
+ *     i = _skip_ws(p, i, n)
+ *     if i >= n or p[i] != 58:  # :
+ *         return -1             # <<<<<<<<<<<<<<
+ *     i = _skip_ws(p, i + 1, n)
+ *     return i if i < n else -1
+*/
+    {
+
+      __pyx_r = -1L;
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan.pyx":168
+ *         return -1
+ *     i = _skip_ws(p, i, n)
+ *     if i >= n or p[i] != 58:  # :             # <<<<<<<<<<<<<<
+ *         return -1
+ *     i = _skip_ws(p, i + 1, n)
+*/
+  }
+
+  /* "_fastmatch/_scan.pyx":170
+ *     if i >= n or p[i] != 58:  # :
+ *         return -1
+ *     i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
+ *     return i if i < n else -1
+ * 
+*/
+  __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
+
+  /* "_fastmatch/_scan.pyx":171
+ *         return -1
+ *     i = _skip_ws(p, i + 1, n)
+ *     return i if i < n else -1             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_1 = (__pyx_v_i < __pyx_v_n);
+
+  if (__pyx_t_1) {
+
+    __pyx_t_3 = __pyx_v_i;
+  } else {
+
+    __pyx_t_3 = -1L;
+  }
+
+  {
+    __pyx_r = __pyx_t_3;
+  }
+  goto __pyx_L0;
+
+  /* "_fastmatch/_scan.pyx":159
+ * 
+ * 
+ * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
+ *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
+ *     cdef bint escaped = False
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+
+
+  return __pyx_r;
+}
+
+/* "_fastmatch/_scan.pyx":174
  * 
  * 
  * cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:             # <<<<<<<<<<<<<<
- *     """p[i] starts a value: the index after it, or -1 if it is not strict JSON."""
- *     cdef uchar c = p[i]
+ *     """p[i] (i < n) starts a value: the index after it, or -1 if it is not strict JSON.
+ * 
 */
 
 static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, Py_ssize_t __pyx_v_i, Py_ssize_t __pyx_v_n, int __pyx_v_depth) {
+  __pyx_t_10_fastmatch_5_scan_uchar __pyx_v_closers[__pyx_e_10_fastmatch_5_scan_MAX_DEPTH];
+  int __pyx_v_top;
   __pyx_t_10_fastmatch_5_scan_uchar __pyx_v_c;
   int __pyx_v_escaped;
   Py_ssize_t __pyx_r;
@@ -4814,569 +5036,111 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
   Py_ssize_t __pyx_t_2;
   int __pyx_t_3;
 
-  /* "_fastmatch/_scan.pyx":160
- * cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:
- *     """p[i] starts a value: the index after it, or -1 if it is not strict JSON."""
- *     cdef uchar c = p[i]             # <<<<<<<<<<<<<<
- *     cdef bint escaped = False
- *     if c == 34:
-*/
-  __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
-
-  /* "_fastmatch/_scan.pyx":161
- *     """p[i] starts a value: the index after it, or -1 if it is not strict JSON."""
- *     cdef uchar c = p[i]
- *     cdef bint escaped = False             # <<<<<<<<<<<<<<
- *     if c == 34:
- *         return _string_end(p, i, n, &escaped)
-*/
-  __pyx_v_escaped = 0;
-
-  /* "_fastmatch/_scan.pyx":162
- *     cdef uchar c = p[i]
- *     cdef bint escaped = False
- *     if c == 34:             # <<<<<<<<<<<<<<
- *         return _string_end(p, i, n, &escaped)
- *     if c == 123 or c == 91:  # { [
-*/
-  __pyx_t_1 = (__pyx_v_c == 34);
-
-  if (__pyx_t_1) {
-
-
-    /* "_fastmatch/_scan.pyx":163
- *     cdef bint escaped = False
- *     if c == 34:
- *         return _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
- *     if c == 123 or c == 91:  # { [
- *         if depth >= MAX_DEPTH:
-*/
-    {
-
-      __pyx_r = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan.pyx":162
- *     cdef uchar c = p[i]
- *     cdef bint escaped = False
- *     if c == 34:             # <<<<<<<<<<<<<<
- *         return _string_end(p, i, n, &escaped)
- *     if c == 123 or c == 91:  # { [
-*/
-  }
-
-  /* "_fastmatch/_scan.pyx":164
- *     if c == 34:
- *         return _string_end(p, i, n, &escaped)
- *     if c == 123 or c == 91:  # { [             # <<<<<<<<<<<<<<
- *         if depth >= MAX_DEPTH:
- *             return -1
-*/
-  switch (__pyx_v_c) {
-    case 0x7B:
-    case 91:
-
-    /* "_fastmatch/_scan.pyx":165
- *         return _string_end(p, i, n, &escaped)
- *     if c == 123 or c == 91:  # { [
- *         if depth >= MAX_DEPTH:             # <<<<<<<<<<<<<<
- *             return -1
- *         return _container_end(p, i, n, depth + 1)
-*/
-    __pyx_t_1 = (__pyx_v_depth >= __pyx_e_10_fastmatch_5_scan_MAX_DEPTH);
-
-    if (__pyx_t_1) {
-
-
-      /* "_fastmatch/_scan.pyx":166
- *     if c == 123 or c == 91:  # { [
- *         if depth >= MAX_DEPTH:
- *             return -1             # <<<<<<<<<<<<<<
- *         return _container_end(p, i, n, depth + 1)
- *     if c == 116:
-*/
-      {
-
-        __pyx_r = -1L;
-      }
-      goto __pyx_L0;
-
-      /* "_fastmatch/_scan.pyx":165
- *         return _string_end(p, i, n, &escaped)
- *     if c == 123 or c == 91:  # { [
- *         if depth >= MAX_DEPTH:             # <<<<<<<<<<<<<<
- *             return -1
- *         return _container_end(p, i, n, depth + 1)
-*/
-    }
-
-    /* "_fastmatch/_scan.pyx":167
- *         if depth >= MAX_DEPTH:
- *             return -1
- *         return _container_end(p, i, n, depth + 1)             # <<<<<<<<<<<<<<
- *     if c == 116:
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
-*/
-    {
-
-      __pyx_r = __pyx_f_10_fastmatch_5_scan__container_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (__pyx_v_depth + 1));
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan.pyx":164
- *     if c == 34:
- *         return _string_end(p, i, n, &escaped)
- *     if c == 123 or c == 91:  # { [             # <<<<<<<<<<<<<<
- *         if depth >= MAX_DEPTH:
- *             return -1
-*/
-    break;
-    default: break;
-  }
-
-  /* "_fastmatch/_scan.pyx":168
- *             return -1
- *         return _container_end(p, i, n, depth + 1)
- *     if c == 116:             # <<<<<<<<<<<<<<
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
- *     if c == 102:
-*/
-  __pyx_t_1 = (__pyx_v_c == 0x74);
-
-  if (__pyx_t_1) {
-
-
-    /* "_fastmatch/_scan.pyx":169
- *         return _container_end(p, i, n, depth + 1)
- *     if c == 116:
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1             # <<<<<<<<<<<<<<
- *     if c == 102:
- *         return i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
-*/
-    __pyx_t_3 = ((__pyx_v_i + 4) <= __pyx_v_n);
-
-    if (__pyx_t_3) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_3;
-
-      goto __pyx_L6_bool_binop_done;
-    }
-    __pyx_t_3 = (memcmp((__pyx_v_p + __pyx_v_i), __pyx_k_true, 4) == 0);
-
-
-    __pyx_t_1 = __pyx_t_3;
-
-    __pyx_L6_bool_binop_done:;
-    if (__pyx_t_1) {
-
-      __pyx_t_2 = (__pyx_v_i + 4);
-    } else {
-
-      __pyx_t_2 = -1L;
-    }
-
-    {
-      __pyx_r = __pyx_t_2;
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan.pyx":168
- *             return -1
- *         return _container_end(p, i, n, depth + 1)
- *     if c == 116:             # <<<<<<<<<<<<<<
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
- *     if c == 102:
-*/
-  }
-
-  /* "_fastmatch/_scan.pyx":170
- *     if c == 116:
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
- *     if c == 102:             # <<<<<<<<<<<<<<
- *         return i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
- *     if c == 110:
-*/
-  __pyx_t_1 = (__pyx_v_c == 0x66);
-
-  if (__pyx_t_1) {
-
-
-    /* "_fastmatch/_scan.pyx":171
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
- *     if c == 102:
- *         return i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1             # <<<<<<<<<<<<<<
- *     if c == 110:
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
-*/
-    __pyx_t_3 = ((__pyx_v_i + 5) <= __pyx_v_n);
-
-    if (__pyx_t_3) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_3;
-
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_3 = (memcmp((__pyx_v_p + __pyx_v_i), __pyx_k_false, 5) == 0);
-
-
-    __pyx_t_1 = __pyx_t_3;
-
-    __pyx_L9_bool_binop_done:;
-    if (__pyx_t_1) {
-
-      __pyx_t_2 = (__pyx_v_i + 5);
-    } else {
-
-      __pyx_t_2 = -1L;
-    }
-
-    {
-      __pyx_r = __pyx_t_2;
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan.pyx":170
- *     if c == 116:
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
- *     if c == 102:             # <<<<<<<<<<<<<<
- *         return i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
- *     if c == 110:
-*/
-  }
-
-  /* "_fastmatch/_scan.pyx":172
- *     if c == 102:
- *         return i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
- *     if c == 110:             # <<<<<<<<<<<<<<
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
- *     if c == 45 or 48 <= c <= 57:
-*/
-  __pyx_t_1 = (__pyx_v_c == 0x6E);
-
-  if (__pyx_t_1) {
-
-
-    /* "_fastmatch/_scan.pyx":173
- *         return i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
- *     if c == 110:
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1             # <<<<<<<<<<<<<<
- *     if c == 45 or 48 <= c <= 57:
- *         return _number_end(p, i, n)
-*/
-    __pyx_t_3 = ((__pyx_v_i + 4) <= __pyx_v_n);
-
-    if (__pyx_t_3) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_3;
-
-      goto __pyx_L12_bool_binop_done;
-    }
-    __pyx_t_3 = (memcmp((__pyx_v_p + __pyx_v_i), __pyx_k_null, 4) == 0);
-
-
-    __pyx_t_1 = __pyx_t_3;
-
-    __pyx_L12_bool_binop_done:;
-    if (__pyx_t_1) {
-
-      __pyx_t_2 = (__pyx_v_i + 4);
-    } else {
-
-      __pyx_t_2 = -1L;
-    }
-
-    {
-      __pyx_r = __pyx_t_2;
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan.pyx":172
- *     if c == 102:
- *         return i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
- *     if c == 110:             # <<<<<<<<<<<<<<
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
- *     if c == 45 or 48 <= c <= 57:
-*/
-  }
-
-  /* "_fastmatch/_scan.pyx":174
- *     if c == 110:
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
- *     if c == 45 or 48 <= c <= 57:             # <<<<<<<<<<<<<<
- *         return _number_end(p, i, n)
- *     return -1
-*/
-  __pyx_t_3 = (__pyx_v_c == 45);
-
-  if (!__pyx_t_3) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_3;
-
-    goto __pyx_L15_bool_binop_done;
-  }
-  __pyx_t_3 = (48 <= __pyx_v_c);
-  if (__pyx_t_3) {
-    __pyx_t_3 = (__pyx_v_c <= 57);
-  }
-
-  __pyx_t_1 = __pyx_t_3;
-
-  __pyx_L15_bool_binop_done:;
-  if (__pyx_t_1) {
-
-
-    /* "_fastmatch/_scan.pyx":175
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
- *     if c == 45 or 48 <= c <= 57:
- *         return _number_end(p, i, n)             # <<<<<<<<<<<<<<
- *     return -1
- * 
-*/
-    {
-
-      __pyx_r = __pyx_f_10_fastmatch_5_scan__number_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan.pyx":174
- *     if c == 110:
- *         return i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
- *     if c == 45 or 48 <= c <= 57:             # <<<<<<<<<<<<<<
- *         return _number_end(p, i, n)
- *     return -1
-*/
-  }
-
-  /* "_fastmatch/_scan.pyx":176
- *     if c == 45 or 48 <= c <= 57:
- *         return _number_end(p, i, n)
- *     return -1             # <<<<<<<<<<<<<<
- * 
- * 
-*/
-  {
-
-    __pyx_r = -1L;
-  }
-  goto __pyx_L0;
-
-  /* "_fastmatch/_scan.pyx":158
- * 
- * 
- * cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:             # <<<<<<<<<<<<<<
- *     """p[i] starts a value: the index after it, or -1 if it is not strict JSON."""
- *     cdef uchar c = p[i]
-*/
-
-  /* function exit code */
-  __pyx_L0:;
-
-
-
-  return __pyx_r;
-}
-
-/* "_fastmatch/_scan.pyx":179
- * 
- * 
- * cdef Py_ssize_t _container_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:             # <<<<<<<<<<<<<<
- *     cdef bint is_object = p[i] == 123
- *     cdef uchar close = 125 if is_object else 93
-*/
-
-static Py_ssize_t __pyx_f_10_fastmatch_5_scan__container_end(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, Py_ssize_t __pyx_v_i, Py_ssize_t __pyx_v_n, int __pyx_v_depth) {
-  int __pyx_v_is_object;
-  __pyx_t_10_fastmatch_5_scan_uchar __pyx_v_close;
-  int __pyx_v_escaped;
-  Py_ssize_t __pyx_r;
-  __pyx_t_10_fastmatch_5_scan_uchar __pyx_t_1;
-  int __pyx_t_2;
-  int __pyx_t_3;
-
-
-  /* "_fastmatch/_scan.pyx":180
- * 
- * cdef Py_ssize_t _container_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:
- *     cdef bint is_object = p[i] == 123             # <<<<<<<<<<<<<<
- *     cdef uchar close = 125 if is_object else 93
- *     cdef bint escaped = False
-*/
-  __pyx_v_is_object = ((__pyx_v_p[__pyx_v_i]) == 0x7B);
-
-  /* "_fastmatch/_scan.pyx":181
- * cdef Py_ssize_t _container_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:
- *     cdef bint is_object = p[i] == 123
- *     cdef uchar close = 125 if is_object else 93             # <<<<<<<<<<<<<<
- *     cdef bint escaped = False
- *     i = _skip_ws(p, i + 1, n)
-*/
-  if (__pyx_v_is_object) {
-
-    __pyx_t_1 = 0x7D;
-  } else {
-
-    __pyx_t_1 = 93;
-  }
-  __pyx_v_close = __pyx_t_1;
 
   /* "_fastmatch/_scan.pyx":182
- *     cdef bint is_object = p[i] == 123
- *     cdef uchar close = 125 if is_object else 93
+ *     """
+ *     cdef uchar closers[MAX_DEPTH]
+ *     cdef int top = 0             # <<<<<<<<<<<<<<
+ *     cdef uchar c
+ *     cdef bint escaped = False
+*/
+  __pyx_v_top = 0;
+
+  /* "_fastmatch/_scan.pyx":184
+ *     cdef int top = 0
+ *     cdef uchar c
  *     cdef bint escaped = False             # <<<<<<<<<<<<<<
- *     i = _skip_ws(p, i + 1, n)
- *     if i < n and p[i] == close:
+ *     while True:
+ *         c = p[i]  # i < n: a value starts here
 */
   __pyx_v_escaped = 0;
 
-  /* "_fastmatch/_scan.pyx":183
- *     cdef uchar close = 125 if is_object else 93
+  /* "_fastmatch/_scan.pyx":185
+ *     cdef uchar c
  *     cdef bint escaped = False
- *     i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
- *     if i < n and p[i] == close:
- *         return i + 1
-*/
-  __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
-
-  /* "_fastmatch/_scan.pyx":184
- *     cdef bint escaped = False
- *     i = _skip_ws(p, i + 1, n)
- *     if i < n and p[i] == close:             # <<<<<<<<<<<<<<
- *         return i + 1
- *     while i < n:
-*/
-  __pyx_t_3 = (__pyx_v_i < __pyx_v_n);
-
-  if (__pyx_t_3) {
-
-  } else {
-
-    __pyx_t_2 = __pyx_t_3;
-
-    goto __pyx_L4_bool_binop_done;
-  }
-  __pyx_t_3 = ((__pyx_v_p[__pyx_v_i]) == __pyx_v_close);
-
-
-  __pyx_t_2 = __pyx_t_3;
-
-  __pyx_L4_bool_binop_done:;
-  if (__pyx_t_2) {
-
-
-    /* "_fastmatch/_scan.pyx":185
- *     i = _skip_ws(p, i + 1, n)
- *     if i < n and p[i] == close:
- *         return i + 1             # <<<<<<<<<<<<<<
- *     while i < n:
- *         if is_object:
-*/
-    {
-
-      __pyx_r = (__pyx_v_i + 1);
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan.pyx":184
- *     cdef bint escaped = False
- *     i = _skip_ws(p, i + 1, n)
- *     if i < n and p[i] == close:             # <<<<<<<<<<<<<<
- *         return i + 1
- *     while i < n:
-*/
-  }
-
-  /* "_fastmatch/_scan.pyx":186
- *     if i < n and p[i] == close:
- *         return i + 1
- *     while i < n:             # <<<<<<<<<<<<<<
- *         if is_object:
- *             if p[i] != 34:
+ *     while True:             # <<<<<<<<<<<<<<
+ *         c = p[i]  # i < n: a value starts here
+ *         if c == 34:
 */
   while (1) {
-    __pyx_t_2 = (__pyx_v_i < __pyx_v_n);
 
-
-    if (!__pyx_t_2) break;
+    /* "_fastmatch/_scan.pyx":186
+ *     cdef bint escaped = False
+ *     while True:
+ *         c = p[i]  # i < n: a value starts here             # <<<<<<<<<<<<<<
+ *         if c == 34:
+ *             i = _string_end(p, i, n, &escaped)
+*/
+    __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
     /* "_fastmatch/_scan.pyx":187
- *         return i + 1
- *     while i < n:
- *         if is_object:             # <<<<<<<<<<<<<<
- *             if p[i] != 34:
- *                 return -1
+ *     while True:
+ *         c = p[i]  # i < n: a value starts here
+ *         if c == 34:             # <<<<<<<<<<<<<<
+ *             i = _string_end(p, i, n, &escaped)
+ *         elif c == 123 or c == 91:  # { [
 */
-    if (__pyx_v_is_object) {
+    __pyx_t_1 = (__pyx_v_c == 34);
+
+    if (__pyx_t_1) {
+
 
       /* "_fastmatch/_scan.pyx":188
- *     while i < n:
- *         if is_object:
- *             if p[i] != 34:             # <<<<<<<<<<<<<<
- *                 return -1
- *             i = _string_end(p, i, n, &escaped)
-*/
-      __pyx_t_2 = ((__pyx_v_p[__pyx_v_i]) != 34);
-
-      if (__pyx_t_2) {
-
-
-        /* "_fastmatch/_scan.pyx":189
- *         if is_object:
- *             if p[i] != 34:
- *                 return -1             # <<<<<<<<<<<<<<
- *             i = _string_end(p, i, n, &escaped)
- *             if i < 0:
-*/
-        {
-
-          __pyx_r = -1L;
-        }
-        goto __pyx_L0;
-
-        /* "_fastmatch/_scan.pyx":188
- *     while i < n:
- *         if is_object:
- *             if p[i] != 34:             # <<<<<<<<<<<<<<
- *                 return -1
- *             i = _string_end(p, i, n, &escaped)
-*/
-      }
-
-      /* "_fastmatch/_scan.pyx":190
- *             if p[i] != 34:
- *                 return -1
+ *         c = p[i]  # i < n: a value starts here
+ *         if c == 34:
  *             i = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
- *             if i < 0:
- *                 return -1
+ *         elif c == 123 or c == 91:  # { [
+ *             if depth + top >= MAX_DEPTH:
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
 
-      /* "_fastmatch/_scan.pyx":191
- *                 return -1
+      /* "_fastmatch/_scan.pyx":187
+ *     while True:
+ *         c = p[i]  # i < n: a value starts here
+ *         if c == 34:             # <<<<<<<<<<<<<<
  *             i = _string_end(p, i, n, &escaped)
- *             if i < 0:             # <<<<<<<<<<<<<<
- *                 return -1
- *             i = _skip_ws(p, i, n)
+ *         elif c == 123 or c == 91:  # { [
 */
-      __pyx_t_2 = (__pyx_v_i < 0);
+      goto __pyx_L5;
+    }
 
-      if (__pyx_t_2) {
-
-
-        /* "_fastmatch/_scan.pyx":192
+    /* "_fastmatch/_scan.pyx":189
+ *         if c == 34:
  *             i = _string_end(p, i, n, &escaped)
- *             if i < 0:
+ *         elif c == 123 or c == 91:  # { [             # <<<<<<<<<<<<<<
+ *             if depth + top >= MAX_DEPTH:
+ *                 return -1
+*/
+    switch (__pyx_v_c) {
+      case 0x7B:
+      case 91:
+      __pyx_t_1 = 1;
+      break;
+      default:
+      __pyx_t_1 = 0;
+      break;
+    }
+    if (__pyx_t_1) {
+
+
+      /* "_fastmatch/_scan.pyx":190
+ *             i = _string_end(p, i, n, &escaped)
+ *         elif c == 123 or c == 91:  # { [
+ *             if depth + top >= MAX_DEPTH:             # <<<<<<<<<<<<<<
+ *                 return -1
+ *             closers[top] = c + 2  # } is { + 2, ] is [ + 2
+*/
+      __pyx_t_1 = ((__pyx_v_depth + __pyx_v_top) >= __pyx_e_10_fastmatch_5_scan_MAX_DEPTH);
+
+      if (__pyx_t_1) {
+
+
+        /* "_fastmatch/_scan.pyx":191
+ *         elif c == 123 or c == 91:  # { [
+ *             if depth + top >= MAX_DEPTH:
  *                 return -1             # <<<<<<<<<<<<<<
- *             i = _skip_ws(p, i, n)
- *             if i >= n or p[i] != 58:  # :
+ *             closers[top] = c + 2  # } is { + 2, ] is [ + 2
+ *             top += 1
 */
         {
 
@@ -5384,99 +5148,60 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__container_end(__pyx_t_10_fastmatc
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":191
- *                 return -1
+        /* "_fastmatch/_scan.pyx":190
  *             i = _string_end(p, i, n, &escaped)
- *             if i < 0:             # <<<<<<<<<<<<<<
+ *         elif c == 123 or c == 91:  # { [
+ *             if depth + top >= MAX_DEPTH:             # <<<<<<<<<<<<<<
  *                 return -1
- *             i = _skip_ws(p, i, n)
+ *             closers[top] = c + 2  # } is { + 2, ] is [ + 2
 */
       }
 
-      /* "_fastmatch/_scan.pyx":193
- *             if i < 0:
+      /* "_fastmatch/_scan.pyx":192
+ *             if depth + top >= MAX_DEPTH:
  *                 return -1
- *             i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
- *             if i >= n or p[i] != 58:  # :
- *                 return -1
-*/
-      __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
-
-      /* "_fastmatch/_scan.pyx":194
- *                 return -1
- *             i = _skip_ws(p, i, n)
- *             if i >= n or p[i] != 58:  # :             # <<<<<<<<<<<<<<
- *                 return -1
+ *             closers[top] = c + 2  # } is { + 2, ] is [ + 2             # <<<<<<<<<<<<<<
+ *             top += 1
  *             i = _skip_ws(p, i + 1, n)
 */
-      __pyx_t_3 = (__pyx_v_i >= __pyx_v_n);
+      (__pyx_v_closers[__pyx_v_top]) = (__pyx_v_c + 2);
 
-      if (!__pyx_t_3) {
-
-      } else {
-
-        __pyx_t_2 = __pyx_t_3;
-
-        goto __pyx_L12_bool_binop_done;
-      }
-      __pyx_t_3 = ((__pyx_v_p[__pyx_v_i]) != 58);
-
-
-      __pyx_t_2 = __pyx_t_3;
-
-      __pyx_L12_bool_binop_done:;
-      if (__pyx_t_2) {
-
-
-        /* "_fastmatch/_scan.pyx":195
- *             i = _skip_ws(p, i, n)
- *             if i >= n or p[i] != 58:  # :
- *                 return -1             # <<<<<<<<<<<<<<
+      /* "_fastmatch/_scan.pyx":193
+ *                 return -1
+ *             closers[top] = c + 2  # } is { + 2, ] is [ + 2
+ *             top += 1             # <<<<<<<<<<<<<<
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:
 */
-        {
+      __pyx_v_top = (__pyx_v_top + 1);
 
-          __pyx_r = -1L;
-        }
-        goto __pyx_L0;
-
-        /* "_fastmatch/_scan.pyx":194
- *                 return -1
- *             i = _skip_ws(p, i, n)
- *             if i >= n or p[i] != 58:  # :             # <<<<<<<<<<<<<<
- *                 return -1
- *             i = _skip_ws(p, i + 1, n)
-*/
-      }
-
-      /* "_fastmatch/_scan.pyx":196
- *             if i >= n or p[i] != 58:  # :
- *                 return -1
+      /* "_fastmatch/_scan.pyx":194
+ *             closers[top] = c + 2  # } is { + 2, ] is [ + 2
+ *             top += 1
  *             i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
  *             if i >= n:
  *                 return -1
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-      /* "_fastmatch/_scan.pyx":197
- *                 return -1
+      /* "_fastmatch/_scan.pyx":195
+ *             top += 1
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
  *                 return -1
- *         i = _value_end(p, i, n, depth)
+ *             if p[i] == c + 2:  # empty
 */
-      __pyx_t_2 = (__pyx_v_i >= __pyx_v_n);
+      __pyx_t_1 = (__pyx_v_i >= __pyx_v_n);
 
-      if (__pyx_t_2) {
+      if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":198
+        /* "_fastmatch/_scan.pyx":196
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:
  *                 return -1             # <<<<<<<<<<<<<<
- *         i = _value_end(p, i, n, depth)
- *         if i < 0:
+ *             if p[i] == c + 2:  # empty
+ *                 i += 1
 */
         {
 
@@ -5484,162 +5209,396 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__container_end(__pyx_t_10_fastmatc
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":197
- *                 return -1
+        /* "_fastmatch/_scan.pyx":195
+ *             top += 1
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
  *                 return -1
- *         i = _value_end(p, i, n, depth)
+ *             if p[i] == c + 2:  # empty
 */
       }
 
-      /* "_fastmatch/_scan.pyx":187
- *         return i + 1
- *     while i < n:
- *         if is_object:             # <<<<<<<<<<<<<<
- *             if p[i] != 34:
- *                 return -1
-*/
-    }
-
-    /* "_fastmatch/_scan.pyx":199
+      /* "_fastmatch/_scan.pyx":197
  *             if i >= n:
  *                 return -1
- *         i = _value_end(p, i, n, depth)             # <<<<<<<<<<<<<<
- *         if i < 0:
- *             return -1
+ *             if p[i] == c + 2:  # empty             # <<<<<<<<<<<<<<
+ *                 i += 1
+ *                 top -= 1
 */
-    __pyx_v_i = __pyx_f_10_fastmatch_5_scan__value_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, __pyx_v_depth);
+      __pyx_t_1 = ((__pyx_v_p[__pyx_v_i]) == (__pyx_v_c + 2));
 
-    /* "_fastmatch/_scan.pyx":200
+      if (__pyx_t_1) {
+
+
+        /* "_fastmatch/_scan.pyx":198
  *                 return -1
- *         i = _value_end(p, i, n, depth)
- *         if i < 0:             # <<<<<<<<<<<<<<
- *             return -1
- *         i = _skip_ws(p, i, n)
+ *             if p[i] == c + 2:  # empty
+ *                 i += 1             # <<<<<<<<<<<<<<
+ *                 top -= 1
+ *             elif c == 123:
 */
-    __pyx_t_2 = (__pyx_v_i < 0);
+        __pyx_v_i = (__pyx_v_i + 1);
 
-    if (__pyx_t_2) {
-
-
-      /* "_fastmatch/_scan.pyx":201
- *         i = _value_end(p, i, n, depth)
- *         if i < 0:
- *             return -1             # <<<<<<<<<<<<<<
- *         i = _skip_ws(p, i, n)
- *         if i >= n:
+        /* "_fastmatch/_scan.pyx":199
+ *             if p[i] == c + 2:  # empty
+ *                 i += 1
+ *                 top -= 1             # <<<<<<<<<<<<<<
+ *             elif c == 123:
+ *                 i = _key_end(p, i, n)
 */
-      {
+        __pyx_v_top = (__pyx_v_top - 1);
 
-        __pyx_r = -1L;
+        /* "_fastmatch/_scan.pyx":197
+ *             if i >= n:
+ *                 return -1
+ *             if p[i] == c + 2:  # empty             # <<<<<<<<<<<<<<
+ *                 i += 1
+ *                 top -= 1
+*/
+        goto __pyx_L8;
       }
-      goto __pyx_L0;
 
       /* "_fastmatch/_scan.pyx":200
- *                 return -1
- *         i = _value_end(p, i, n, depth)
- *         if i < 0:             # <<<<<<<<<<<<<<
- *             return -1
- *         i = _skip_ws(p, i, n)
+ *                 i += 1
+ *                 top -= 1
+ *             elif c == 123:             # <<<<<<<<<<<<<<
+ *                 i = _key_end(p, i, n)
+ *                 if i < 0:
 */
-    }
+      __pyx_t_1 = (__pyx_v_c == 0x7B);
 
-    /* "_fastmatch/_scan.pyx":202
- *         if i < 0:
- *             return -1
- *         i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
- *         if i >= n:
- *             return -1
+      if (__pyx_t_1) {
+
+
+        /* "_fastmatch/_scan.pyx":201
+ *                 top -= 1
+ *             elif c == 123:
+ *                 i = _key_end(p, i, n)             # <<<<<<<<<<<<<<
+ *                 if i < 0:
+ *                     return -1
 */
-    __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
+        __pyx_v_i = __pyx_f_10_fastmatch_5_scan__key_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":203
- *             return -1
- *         i = _skip_ws(p, i, n)
- *         if i >= n:             # <<<<<<<<<<<<<<
- *             return -1
- *         if p[i] == close:
+        /* "_fastmatch/_scan.pyx":202
+ *             elif c == 123:
+ *                 i = _key_end(p, i, n)
+ *                 if i < 0:             # <<<<<<<<<<<<<<
+ *                     return -1
+ *                 continue
 */
-    __pyx_t_2 = (__pyx_v_i >= __pyx_v_n);
+        __pyx_t_1 = (__pyx_v_i < 0);
 
-    if (__pyx_t_2) {
+        if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":204
- *         i = _skip_ws(p, i, n)
- *         if i >= n:
- *             return -1             # <<<<<<<<<<<<<<
- *         if p[i] == close:
- *             return i + 1
+          /* "_fastmatch/_scan.pyx":203
+ *                 i = _key_end(p, i, n)
+ *                 if i < 0:
+ *                     return -1             # <<<<<<<<<<<<<<
+ *                 continue
+ *             else:
 */
-      {
+          {
 
-        __pyx_r = -1L;
+            __pyx_r = -1L;
+          }
+          goto __pyx_L0;
+
+          /* "_fastmatch/_scan.pyx":202
+ *             elif c == 123:
+ *                 i = _key_end(p, i, n)
+ *                 if i < 0:             # <<<<<<<<<<<<<<
+ *                     return -1
+ *                 continue
+*/
+        }
+
+        /* "_fastmatch/_scan.pyx":204
+ *                 if i < 0:
+ *                     return -1
+ *                 continue             # <<<<<<<<<<<<<<
+ *             else:
+ *                 continue
+*/
+        goto __pyx_L3_continue;
+
+        /* "_fastmatch/_scan.pyx":200
+ *                 i += 1
+ *                 top -= 1
+ *             elif c == 123:             # <<<<<<<<<<<<<<
+ *                 i = _key_end(p, i, n)
+ *                 if i < 0:
+*/
       }
-      goto __pyx_L0;
-
-      /* "_fastmatch/_scan.pyx":203
- *             return -1
- *         i = _skip_ws(p, i, n)
- *         if i >= n:             # <<<<<<<<<<<<<<
- *             return -1
- *         if p[i] == close:
-*/
-    }
-
-    /* "_fastmatch/_scan.pyx":205
- *         if i >= n:
- *             return -1
- *         if p[i] == close:             # <<<<<<<<<<<<<<
- *             return i + 1
- *         if p[i] != 44:  # ,
-*/
-    __pyx_t_2 = ((__pyx_v_p[__pyx_v_i]) == __pyx_v_close);
-
-    if (__pyx_t_2) {
-
 
       /* "_fastmatch/_scan.pyx":206
- *             return -1
- *         if p[i] == close:
- *             return i + 1             # <<<<<<<<<<<<<<
- *         if p[i] != 44:  # ,
- *             return -1
+ *                 continue
+ *             else:
+ *                 continue             # <<<<<<<<<<<<<<
+ *         elif c == 116:
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
 */
-      {
-
-        __pyx_r = (__pyx_v_i + 1);
+      /*else*/ {
+        goto __pyx_L3_continue;
       }
-      goto __pyx_L0;
+      __pyx_L8:;
 
-      /* "_fastmatch/_scan.pyx":205
- *         if i >= n:
- *             return -1
- *         if p[i] == close:             # <<<<<<<<<<<<<<
- *             return i + 1
- *         if p[i] != 44:  # ,
+      /* "_fastmatch/_scan.pyx":189
+ *         if c == 34:
+ *             i = _string_end(p, i, n, &escaped)
+ *         elif c == 123 or c == 91:  # { [             # <<<<<<<<<<<<<<
+ *             if depth + top >= MAX_DEPTH:
+ *                 return -1
 */
+      goto __pyx_L5;
     }
 
     /* "_fastmatch/_scan.pyx":207
- *         if p[i] == close:
- *             return i + 1
- *         if p[i] != 44:  # ,             # <<<<<<<<<<<<<<
- *             return -1
- *         i = _skip_ws(p, i + 1, n)
+ *             else:
+ *                 continue
+ *         elif c == 116:             # <<<<<<<<<<<<<<
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
+ *         elif c == 102:
 */
-    __pyx_t_2 = ((__pyx_v_p[__pyx_v_i]) != 44);
+    __pyx_t_1 = (__pyx_v_c == 0x74);
 
-    if (__pyx_t_2) {
+    if (__pyx_t_1) {
 
 
       /* "_fastmatch/_scan.pyx":208
- *             return i + 1
- *         if p[i] != 44:  # ,
+ *                 continue
+ *         elif c == 116:
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1             # <<<<<<<<<<<<<<
+ *         elif c == 102:
+ *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
+*/
+      __pyx_t_3 = ((__pyx_v_i + 4) <= __pyx_v_n);
+
+      if (__pyx_t_3) {
+
+      } else {
+
+        __pyx_t_1 = __pyx_t_3;
+
+        goto __pyx_L10_bool_binop_done;
+      }
+      __pyx_t_3 = (memcmp((__pyx_v_p + __pyx_v_i), __pyx_k_true, 4) == 0);
+
+
+      __pyx_t_1 = __pyx_t_3;
+
+      __pyx_L10_bool_binop_done:;
+      if (__pyx_t_1) {
+
+        __pyx_t_2 = (__pyx_v_i + 4);
+      } else {
+
+        __pyx_t_2 = -1L;
+      }
+
+      __pyx_v_i = __pyx_t_2;
+
+      /* "_fastmatch/_scan.pyx":207
+ *             else:
+ *                 continue
+ *         elif c == 116:             # <<<<<<<<<<<<<<
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
+ *         elif c == 102:
+*/
+      goto __pyx_L5;
+    }
+
+    /* "_fastmatch/_scan.pyx":209
+ *         elif c == 116:
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
+ *         elif c == 102:             # <<<<<<<<<<<<<<
+ *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
+ *         elif c == 110:
+*/
+    __pyx_t_1 = (__pyx_v_c == 0x66);
+
+    if (__pyx_t_1) {
+
+
+      /* "_fastmatch/_scan.pyx":210
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
+ *         elif c == 102:
+ *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1             # <<<<<<<<<<<<<<
+ *         elif c == 110:
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
+*/
+      __pyx_t_3 = ((__pyx_v_i + 5) <= __pyx_v_n);
+
+      if (__pyx_t_3) {
+
+      } else {
+
+        __pyx_t_1 = __pyx_t_3;
+
+        goto __pyx_L12_bool_binop_done;
+      }
+      __pyx_t_3 = (memcmp((__pyx_v_p + __pyx_v_i), __pyx_k_false, 5) == 0);
+
+
+      __pyx_t_1 = __pyx_t_3;
+
+      __pyx_L12_bool_binop_done:;
+      if (__pyx_t_1) {
+
+        __pyx_t_2 = (__pyx_v_i + 5);
+      } else {
+
+        __pyx_t_2 = -1L;
+      }
+
+      __pyx_v_i = __pyx_t_2;
+
+      /* "_fastmatch/_scan.pyx":209
+ *         elif c == 116:
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
+ *         elif c == 102:             # <<<<<<<<<<<<<<
+ *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
+ *         elif c == 110:
+*/
+      goto __pyx_L5;
+    }
+
+    /* "_fastmatch/_scan.pyx":211
+ *         elif c == 102:
+ *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
+ *         elif c == 110:             # <<<<<<<<<<<<<<
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
+ *         elif c == 45 or 48 <= c <= 57:
+*/
+    __pyx_t_1 = (__pyx_v_c == 0x6E);
+
+    if (__pyx_t_1) {
+
+
+      /* "_fastmatch/_scan.pyx":212
+ *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
+ *         elif c == 110:
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1             # <<<<<<<<<<<<<<
+ *         elif c == 45 or 48 <= c <= 57:
+ *             i = _number_end(p, i, n)
+*/
+      __pyx_t_3 = ((__pyx_v_i + 4) <= __pyx_v_n);
+
+      if (__pyx_t_3) {
+
+      } else {
+
+        __pyx_t_1 = __pyx_t_3;
+
+        goto __pyx_L14_bool_binop_done;
+      }
+      __pyx_t_3 = (memcmp((__pyx_v_p + __pyx_v_i), __pyx_k_null, 4) == 0);
+
+
+      __pyx_t_1 = __pyx_t_3;
+
+      __pyx_L14_bool_binop_done:;
+      if (__pyx_t_1) {
+
+        __pyx_t_2 = (__pyx_v_i + 4);
+      } else {
+
+        __pyx_t_2 = -1L;
+      }
+
+      __pyx_v_i = __pyx_t_2;
+
+      /* "_fastmatch/_scan.pyx":211
+ *         elif c == 102:
+ *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
+ *         elif c == 110:             # <<<<<<<<<<<<<<
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
+ *         elif c == 45 or 48 <= c <= 57:
+*/
+      goto __pyx_L5;
+    }
+
+    /* "_fastmatch/_scan.pyx":213
+ *         elif c == 110:
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
+ *         elif c == 45 or 48 <= c <= 57:             # <<<<<<<<<<<<<<
+ *             i = _number_end(p, i, n)
+ *         else:
+*/
+    __pyx_t_3 = (__pyx_v_c == 45);
+
+    if (!__pyx_t_3) {
+
+    } else {
+
+      __pyx_t_1 = __pyx_t_3;
+
+      goto __pyx_L16_bool_binop_done;
+    }
+    __pyx_t_3 = (48 <= __pyx_v_c);
+    if (__pyx_t_3) {
+      __pyx_t_3 = (__pyx_v_c <= 57);
+    }
+
+    __pyx_t_1 = __pyx_t_3;
+
+    __pyx_L16_bool_binop_done:;
+    if (__pyx_t_1) {
+
+
+      /* "_fastmatch/_scan.pyx":214
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
+ *         elif c == 45 or 48 <= c <= 57:
+ *             i = _number_end(p, i, n)             # <<<<<<<<<<<<<<
+ *         else:
+ *             return -1
+*/
+      __pyx_v_i = __pyx_f_10_fastmatch_5_scan__number_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
+
+      /* "_fastmatch/_scan.pyx":213
+ *         elif c == 110:
+ *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
+ *         elif c == 45 or 48 <= c <= 57:             # <<<<<<<<<<<<<<
+ *             i = _number_end(p, i, n)
+ *         else:
+*/
+      goto __pyx_L5;
+    }
+
+    /* "_fastmatch/_scan.pyx":216
+ *             i = _number_end(p, i, n)
+ *         else:
  *             return -1             # <<<<<<<<<<<<<<
- *         i = _skip_ws(p, i + 1, n)
- *     return -1
+ *         if i < 0:
+ *             return -1
+*/
+    /*else*/ {
+      {
+
+        __pyx_r = -1L;
+      }
+      goto __pyx_L0;
+    }
+    __pyx_L5:;
+
+    /* "_fastmatch/_scan.pyx":217
+ *         else:
+ *             return -1
+ *         if i < 0:             # <<<<<<<<<<<<<<
+ *             return -1
+ *         # After a value: close what ends here, up to the next value (or the end of this one).
+*/
+    __pyx_t_1 = (__pyx_v_i < 0);
+
+    if (__pyx_t_1) {
+
+
+      /* "_fastmatch/_scan.pyx":218
+ *             return -1
+ *         if i < 0:
+ *             return -1             # <<<<<<<<<<<<<<
+ *         # After a value: close what ends here, up to the next value (or the end of this one).
+ *         while True:
 */
       {
 
@@ -5647,48 +5606,325 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__container_end(__pyx_t_10_fastmatc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":207
- *         if p[i] == close:
- *             return i + 1
- *         if p[i] != 44:  # ,             # <<<<<<<<<<<<<<
+      /* "_fastmatch/_scan.pyx":217
+ *         else:
  *             return -1
- *         i = _skip_ws(p, i + 1, n)
+ *         if i < 0:             # <<<<<<<<<<<<<<
+ *             return -1
+ *         # After a value: close what ends here, up to the next value (or the end of this one).
 */
     }
 
-    /* "_fastmatch/_scan.pyx":209
- *         if p[i] != 44:  # ,
+    /* "_fastmatch/_scan.pyx":220
  *             return -1
- *         i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
- *     return -1
+ *         # After a value: close what ends here, up to the next value (or the end of this one).
+ *         while True:             # <<<<<<<<<<<<<<
+ *             if top == 0:
+ *                 return i
+*/
+    while (1) {
+
+      /* "_fastmatch/_scan.pyx":221
+ *         # After a value: close what ends here, up to the next value (or the end of this one).
+ *         while True:
+ *             if top == 0:             # <<<<<<<<<<<<<<
+ *                 return i
+ *             i = _skip_ws(p, i, n)
+*/
+      __pyx_t_1 = (__pyx_v_top == 0);
+
+      if (__pyx_t_1) {
+
+
+        /* "_fastmatch/_scan.pyx":222
+ *         while True:
+ *             if top == 0:
+ *                 return i             # <<<<<<<<<<<<<<
+ *             i = _skip_ws(p, i, n)
+ *             if i >= n:
+*/
+        {
+
+          __pyx_r = __pyx_v_i;
+        }
+        goto __pyx_L0;
+
+        /* "_fastmatch/_scan.pyx":221
+ *         # After a value: close what ends here, up to the next value (or the end of this one).
+ *         while True:
+ *             if top == 0:             # <<<<<<<<<<<<<<
+ *                 return i
+ *             i = _skip_ws(p, i, n)
+*/
+      }
+
+      /* "_fastmatch/_scan.pyx":223
+ *             if top == 0:
+ *                 return i
+ *             i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
+ *             if i >= n:
+ *                 return -1
+*/
+      __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
+
+      /* "_fastmatch/_scan.pyx":224
+ *                 return i
+ *             i = _skip_ws(p, i, n)
+ *             if i >= n:             # <<<<<<<<<<<<<<
+ *                 return -1
+ *             c = p[i]
+*/
+      __pyx_t_1 = (__pyx_v_i >= __pyx_v_n);
+
+      if (__pyx_t_1) {
+
+
+        /* "_fastmatch/_scan.pyx":225
+ *             i = _skip_ws(p, i, n)
+ *             if i >= n:
+ *                 return -1             # <<<<<<<<<<<<<<
+ *             c = p[i]
+ *             if c == 44:  # ,
+*/
+        {
+
+          __pyx_r = -1L;
+        }
+        goto __pyx_L0;
+
+        /* "_fastmatch/_scan.pyx":224
+ *                 return i
+ *             i = _skip_ws(p, i, n)
+ *             if i >= n:             # <<<<<<<<<<<<<<
+ *                 return -1
+ *             c = p[i]
+*/
+      }
+
+      /* "_fastmatch/_scan.pyx":226
+ *             if i >= n:
+ *                 return -1
+ *             c = p[i]             # <<<<<<<<<<<<<<
+ *             if c == 44:  # ,
+ *                 i = _skip_ws(p, i + 1, n)
+*/
+      __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
+
+      /* "_fastmatch/_scan.pyx":227
+ *                 return -1
+ *             c = p[i]
+ *             if c == 44:  # ,             # <<<<<<<<<<<<<<
+ *                 i = _skip_ws(p, i + 1, n)
+ *                 if i >= n:
+*/
+      __pyx_t_1 = (__pyx_v_c == 44);
+
+      if (__pyx_t_1) {
+
+
+        /* "_fastmatch/_scan.pyx":228
+ *             c = p[i]
+ *             if c == 44:  # ,
+ *                 i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
+ *                 if i >= n:
+ *                     return -1
+*/
+        __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
+
+        /* "_fastmatch/_scan.pyx":229
+ *             if c == 44:  # ,
+ *                 i = _skip_ws(p, i + 1, n)
+ *                 if i >= n:             # <<<<<<<<<<<<<<
+ *                     return -1
+ *                 if closers[top - 1] == 125:
+*/
+        __pyx_t_1 = (__pyx_v_i >= __pyx_v_n);
+
+        if (__pyx_t_1) {
+
+
+          /* "_fastmatch/_scan.pyx":230
+ *                 i = _skip_ws(p, i + 1, n)
+ *                 if i >= n:
+ *                     return -1             # <<<<<<<<<<<<<<
+ *                 if closers[top - 1] == 125:
+ *                     i = _key_end(p, i, n)
+*/
+          {
+
+            __pyx_r = -1L;
+          }
+          goto __pyx_L0;
+
+          /* "_fastmatch/_scan.pyx":229
+ *             if c == 44:  # ,
+ *                 i = _skip_ws(p, i + 1, n)
+ *                 if i >= n:             # <<<<<<<<<<<<<<
+ *                     return -1
+ *                 if closers[top - 1] == 125:
+*/
+        }
+
+        /* "_fastmatch/_scan.pyx":231
+ *                 if i >= n:
+ *                     return -1
+ *                 if closers[top - 1] == 125:             # <<<<<<<<<<<<<<
+ *                     i = _key_end(p, i, n)
+ *                     if i < 0:
+*/
+        __pyx_t_1 = ((__pyx_v_closers[(__pyx_v_top - 1)]) == 0x7D);
+
+        if (__pyx_t_1) {
+
+
+          /* "_fastmatch/_scan.pyx":232
+ *                     return -1
+ *                 if closers[top - 1] == 125:
+ *                     i = _key_end(p, i, n)             # <<<<<<<<<<<<<<
+ *                     if i < 0:
+ *                         return -1
+*/
+          __pyx_v_i = __pyx_f_10_fastmatch_5_scan__key_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
+
+          /* "_fastmatch/_scan.pyx":233
+ *                 if closers[top - 1] == 125:
+ *                     i = _key_end(p, i, n)
+ *                     if i < 0:             # <<<<<<<<<<<<<<
+ *                         return -1
+ *                 break
+*/
+          __pyx_t_1 = (__pyx_v_i < 0);
+
+          if (__pyx_t_1) {
+
+
+            /* "_fastmatch/_scan.pyx":234
+ *                     i = _key_end(p, i, n)
+ *                     if i < 0:
+ *                         return -1             # <<<<<<<<<<<<<<
+ *                 break
+ *             if c == closers[top - 1]:
+*/
+            {
+
+              __pyx_r = -1L;
+            }
+            goto __pyx_L0;
+
+            /* "_fastmatch/_scan.pyx":233
+ *                 if closers[top - 1] == 125:
+ *                     i = _key_end(p, i, n)
+ *                     if i < 0:             # <<<<<<<<<<<<<<
+ *                         return -1
+ *                 break
+*/
+          }
+
+          /* "_fastmatch/_scan.pyx":231
+ *                 if i >= n:
+ *                     return -1
+ *                 if closers[top - 1] == 125:             # <<<<<<<<<<<<<<
+ *                     i = _key_end(p, i, n)
+ *                     if i < 0:
+*/
+        }
+
+        /* "_fastmatch/_scan.pyx":235
+ *                     if i < 0:
+ *                         return -1
+ *                 break             # <<<<<<<<<<<<<<
+ *             if c == closers[top - 1]:
+ *                 i += 1
+*/
+        goto __pyx_L20_break;
+
+        /* "_fastmatch/_scan.pyx":227
+ *                 return -1
+ *             c = p[i]
+ *             if c == 44:  # ,             # <<<<<<<<<<<<<<
+ *                 i = _skip_ws(p, i + 1, n)
+ *                 if i >= n:
+*/
+      }
+
+      /* "_fastmatch/_scan.pyx":236
+ *                         return -1
+ *                 break
+ *             if c == closers[top - 1]:             # <<<<<<<<<<<<<<
+ *                 i += 1
+ *                 top -= 1
+*/
+      __pyx_t_1 = (__pyx_v_c == (__pyx_v_closers[(__pyx_v_top - 1)]));
+
+      if (__pyx_t_1) {
+
+
+        /* "_fastmatch/_scan.pyx":237
+ *                 break
+ *             if c == closers[top - 1]:
+ *                 i += 1             # <<<<<<<<<<<<<<
+ *                 top -= 1
+ *                 continue
+*/
+        __pyx_v_i = (__pyx_v_i + 1);
+
+        /* "_fastmatch/_scan.pyx":238
+ *             if c == closers[top - 1]:
+ *                 i += 1
+ *                 top -= 1             # <<<<<<<<<<<<<<
+ *                 continue
+ *             return -1
+*/
+        __pyx_v_top = (__pyx_v_top - 1);
+
+        /* "_fastmatch/_scan.pyx":239
+ *                 i += 1
+ *                 top -= 1
+ *                 continue             # <<<<<<<<<<<<<<
+ *             return -1
  * 
 */
-    __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
-  }
+        goto __pyx_L19_continue;
 
-  /* "_fastmatch/_scan.pyx":210
- *             return -1
- *         i = _skip_ws(p, i + 1, n)
- *     return -1             # <<<<<<<<<<<<<<
+        /* "_fastmatch/_scan.pyx":236
+ *                         return -1
+ *                 break
+ *             if c == closers[top - 1]:             # <<<<<<<<<<<<<<
+ *                 i += 1
+ *                 top -= 1
+*/
+      }
+
+      /* "_fastmatch/_scan.pyx":240
+ *                 top -= 1
+ *                 continue
+ *             return -1             # <<<<<<<<<<<<<<
  * 
  * 
 */
-  {
+      {
 
-    __pyx_r = -1L;
+        __pyx_r = -1L;
+      }
+      goto __pyx_L0;
+      __pyx_L19_continue:;
+    }
+    __pyx_L20_break:;
+    __pyx_L3_continue:;
   }
-  goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":179
+  /* "_fastmatch/_scan.pyx":174
  * 
  * 
- * cdef Py_ssize_t _container_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:             # <<<<<<<<<<<<<<
- *     cdef bint is_object = p[i] == 123
- *     cdef uchar close = 125 if is_object else 93
+ * cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:             # <<<<<<<<<<<<<<
+ *     """p[i] (i < n) starts a value: the index after it, or -1 if it is not strict JSON.
+ * 
 */
 
   /* function exit code */
+  __pyx_r = 0;
   __pyx_L0:;
+
 
 
 
@@ -5697,7 +5933,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__container_end(__pyx_t_10_fastmatc
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":221
+/* "_fastmatch/_scan.pyx":251
  * 
  * 
  * cdef Py_ssize_t _members(const uchar* p, Py_ssize_t i, Py_ssize_t n, Members* m, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -5719,7 +5955,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   int __pyx_t_5;
 
 
-  /* "_fastmatch/_scan.pyx":227
+  /* "_fastmatch/_scan.pyx":257
  *     duplicates and re-encodes escaped keys, which is left to it.
  *     """
  *     cdef bint escaped = False             # <<<<<<<<<<<<<<
@@ -5728,7 +5964,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_escaped = 0;
 
-  /* "_fastmatch/_scan.pyx":229
+  /* "_fastmatch/_scan.pyx":259
  *     cdef bint escaped = False
  *     cdef Py_ssize_t k_end, j
  *     cdef int c, count = 0             # <<<<<<<<<<<<<<
@@ -5737,7 +5973,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_count = 0;
 
-  /* "_fastmatch/_scan.pyx":230
+  /* "_fastmatch/_scan.pyx":260
  *     cdef Py_ssize_t k_end, j
  *     cdef int c, count = 0
  *     m.count = 0             # <<<<<<<<<<<<<<
@@ -5746,7 +5982,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_m->count = 0;
 
-  /* "_fastmatch/_scan.pyx":231
+  /* "_fastmatch/_scan.pyx":261
  *     cdef int c, count = 0
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -5755,7 +5991,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-  /* "_fastmatch/_scan.pyx":232
+  /* "_fastmatch/_scan.pyx":262
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:             # <<<<<<<<<<<<<<
@@ -5781,7 +6017,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":233
+    /* "_fastmatch/_scan.pyx":263
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:
  *         return i + 1             # <<<<<<<<<<<<<<
@@ -5794,7 +6030,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":232
+    /* "_fastmatch/_scan.pyx":262
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:             # <<<<<<<<<<<<<<
@@ -5803,7 +6039,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   }
 
-  /* "_fastmatch/_scan.pyx":234
+  /* "_fastmatch/_scan.pyx":264
  *     if i < n and p[i] == 125:
  *         return i + 1
  *     while i < n:             # <<<<<<<<<<<<<<
@@ -5816,7 +6052,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 
     if (!__pyx_t_1) break;
 
-    /* "_fastmatch/_scan.pyx":235
+    /* "_fastmatch/_scan.pyx":265
  *         return i + 1
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:             # <<<<<<<<<<<<<<
@@ -5842,7 +6078,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":236
+      /* "_fastmatch/_scan.pyx":266
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:
  *             return -1             # <<<<<<<<<<<<<<
@@ -5855,7 +6091,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":235
+      /* "_fastmatch/_scan.pyx":265
  *         return i + 1
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:             # <<<<<<<<<<<<<<
@@ -5864,7 +6100,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":237
+    /* "_fastmatch/_scan.pyx":267
  *         if p[i] != 34 or count >= MAX_MEMBERS:
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
@@ -5873,7 +6109,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_k_end = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
 
-    /* "_fastmatch/_scan.pyx":238
+    /* "_fastmatch/_scan.pyx":268
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:             # <<<<<<<<<<<<<<
@@ -5896,7 +6132,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":239
+      /* "_fastmatch/_scan.pyx":269
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:
  *             return -1             # <<<<<<<<<<<<<<
@@ -5909,7 +6145,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":238
+      /* "_fastmatch/_scan.pyx":268
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:             # <<<<<<<<<<<<<<
@@ -5918,7 +6154,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":240
+    /* "_fastmatch/_scan.pyx":270
  *         if k_end < 0 or escaped:
  *             return -1
  *         for c in range(count):             # <<<<<<<<<<<<<<
@@ -5932,7 +6168,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     for (__pyx_t_5 = 0; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
       __pyx_v_c = __pyx_t_5;
 
-      /* "_fastmatch/_scan.pyx":241
+      /* "_fastmatch/_scan.pyx":271
  *             return -1
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]             # <<<<<<<<<<<<<<
@@ -5941,7 +6177,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
       __pyx_v_j = ((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c]));
 
-      /* "_fastmatch/_scan.pyx":242
+      /* "_fastmatch/_scan.pyx":272
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:             # <<<<<<<<<<<<<<
@@ -5967,7 +6203,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":243
+        /* "_fastmatch/_scan.pyx":273
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -5980,7 +6216,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":242
+        /* "_fastmatch/_scan.pyx":272
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:             # <<<<<<<<<<<<<<
@@ -5991,7 +6227,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     }
 
 
-    /* "_fastmatch/_scan.pyx":244
+    /* "_fastmatch/_scan.pyx":274
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:
  *                 return -1
  *         m.key[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6000,7 +6236,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->key[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":245
+    /* "_fastmatch/_scan.pyx":275
  *                 return -1
  *         m.key[count] = <int32_t>i
  *         m.colon[count] = <int32_t>k_end             # <<<<<<<<<<<<<<
@@ -6009,7 +6245,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->colon[__pyx_v_count]) = ((int32_t)__pyx_v_k_end);
 
-    /* "_fastmatch/_scan.pyx":246
+    /* "_fastmatch/_scan.pyx":276
  *         m.key[count] = <int32_t>i
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)             # <<<<<<<<<<<<<<
@@ -6018,7 +6254,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_k_end, __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":247
+    /* "_fastmatch/_scan.pyx":277
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:             # <<<<<<<<<<<<<<
@@ -6044,7 +6280,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":248
+      /* "_fastmatch/_scan.pyx":278
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6057,7 +6293,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":247
+      /* "_fastmatch/_scan.pyx":277
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:             # <<<<<<<<<<<<<<
@@ -6066,7 +6302,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":249
+    /* "_fastmatch/_scan.pyx":279
  *         if i >= n or p[i] != 58:
  *             return -1
  *         i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -6075,7 +6311,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":250
+    /* "_fastmatch/_scan.pyx":280
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6087,7 +6323,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":251
+      /* "_fastmatch/_scan.pyx":281
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6100,7 +6336,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":250
+      /* "_fastmatch/_scan.pyx":280
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6109,7 +6345,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":252
+    /* "_fastmatch/_scan.pyx":282
  *         if i >= n:
  *             return -1
  *         m.start[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6118,7 +6354,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->start[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":253
+    /* "_fastmatch/_scan.pyx":283
  *             return -1
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)             # <<<<<<<<<<<<<<
@@ -6127,7 +6363,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__value_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, __pyx_v_depth);
 
-    /* "_fastmatch/_scan.pyx":254
+    /* "_fastmatch/_scan.pyx":284
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -6139,7 +6375,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":255
+      /* "_fastmatch/_scan.pyx":285
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6152,7 +6388,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":254
+      /* "_fastmatch/_scan.pyx":284
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -6161,7 +6397,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":256
+    /* "_fastmatch/_scan.pyx":286
  *         if i < 0:
  *             return -1
  *         m.end[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6170,7 +6406,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->end[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":257
+    /* "_fastmatch/_scan.pyx":287
  *             return -1
  *         m.end[count] = <int32_t>i
  *         count += 1             # <<<<<<<<<<<<<<
@@ -6179,7 +6415,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_count = (__pyx_v_count + 1);
 
-    /* "_fastmatch/_scan.pyx":258
+    /* "_fastmatch/_scan.pyx":288
  *         m.end[count] = <int32_t>i
  *         count += 1
  *         i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
@@ -6188,7 +6424,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":259
+    /* "_fastmatch/_scan.pyx":289
  *         count += 1
  *         i = _skip_ws(p, i, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6200,7 +6436,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":260
+      /* "_fastmatch/_scan.pyx":290
  *         i = _skip_ws(p, i, n)
  *         if i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6213,7 +6449,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":259
+      /* "_fastmatch/_scan.pyx":289
  *         count += 1
  *         i = _skip_ws(p, i, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6222,7 +6458,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":261
+    /* "_fastmatch/_scan.pyx":291
  *         if i >= n:
  *             return -1
  *         if p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6234,7 +6470,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":262
+      /* "_fastmatch/_scan.pyx":292
  *             return -1
  *         if p[i] == 125:
  *             m.count = count             # <<<<<<<<<<<<<<
@@ -6243,7 +6479,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
       __pyx_v_m->count = __pyx_v_count;
 
-      /* "_fastmatch/_scan.pyx":263
+      /* "_fastmatch/_scan.pyx":293
  *         if p[i] == 125:
  *             m.count = count
  *             return i + 1             # <<<<<<<<<<<<<<
@@ -6256,7 +6492,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":261
+      /* "_fastmatch/_scan.pyx":291
  *         if i >= n:
  *             return -1
  *         if p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6265,7 +6501,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":264
+    /* "_fastmatch/_scan.pyx":294
  *             m.count = count
  *             return i + 1
  *         if p[i] != 44:             # <<<<<<<<<<<<<<
@@ -6277,7 +6513,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":265
+      /* "_fastmatch/_scan.pyx":295
  *             return i + 1
  *         if p[i] != 44:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6290,7 +6526,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":264
+      /* "_fastmatch/_scan.pyx":294
  *             m.count = count
  *             return i + 1
  *         if p[i] != 44:             # <<<<<<<<<<<<<<
@@ -6299,7 +6535,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":266
+    /* "_fastmatch/_scan.pyx":296
  *         if p[i] != 44:
  *             return -1
  *         i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -6309,7 +6545,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
   }
 
-  /* "_fastmatch/_scan.pyx":267
+  /* "_fastmatch/_scan.pyx":297
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *     return -1             # <<<<<<<<<<<<<<
@@ -6322,7 +6558,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":221
+  /* "_fastmatch/_scan.pyx":251
  * 
  * 
  * cdef Py_ssize_t _members(const uchar* p, Py_ssize_t i, Py_ssize_t n, Members* m, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -6342,7 +6578,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":270
+/* "_fastmatch/_scan.pyx":300
  * 
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:             # <<<<<<<<<<<<<<
@@ -6355,7 +6591,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "_fastmatch/_scan.pyx":271
+  /* "_fastmatch/_scan.pyx":301
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:
  *     return m.colon[c] - m.key[c] == length + 2 and memcmp(p + m.key[c] + 1, name, length) == 0             # <<<<<<<<<<<<<<
@@ -6383,7 +6619,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":270
+  /* "_fastmatch/_scan.pyx":300
  * 
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:             # <<<<<<<<<<<<<<
@@ -6397,7 +6633,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":274
+/* "_fastmatch/_scan.pyx":304
  * 
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:             # <<<<<<<<<<<<<<
@@ -6408,7 +6644,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, __pyx_t_10_fastmatch_5_scan_Members const *__pyx_v_m, int __pyx_v_c) {
   int __pyx_r;
 
-  /* "_fastmatch/_scan.pyx":275
+  /* "_fastmatch/_scan.pyx":305
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:
  *     return p[m.start[c]] == 34             # <<<<<<<<<<<<<<
@@ -6421,7 +6657,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastm
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":274
+  /* "_fastmatch/_scan.pyx":304
  * 
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:             # <<<<<<<<<<<<<<
@@ -11892,9 +12128,8 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
   int __pyx_t_6;
   Py_ssize_t __pyx_t_7;
   PyObject *__pyx_t_8 = NULL;
-  size_t __pyx_t_9;
+  PyObject *__pyx_t_9 = NULL;
   PyObject *__pyx_t_10 = NULL;
-  PyObject *__pyx_t_11 = NULL;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
@@ -11934,7 +12169,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
  *         cdef object value
  *         for i in range(count):             # <<<<<<<<<<<<<<
  *             value = values[i]
- *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes and value.isascii():
+ *             # No isascii() first: the scan refuses any byte that is not ASCII.
 */
 
   __pyx_t_1 = __pyx_v_count;
@@ -11947,18 +12182,18 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
  *         cdef object value
  *         for i in range(count):
  *             value = values[i]             # <<<<<<<<<<<<<<
- *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes and value.isascii():
- *                 out[i] = self._scan(value, origins[i], _V1_JSON, "")
+ *             # No isascii() first: the scan refuses any byte that is not ASCII.
+ *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:
 */
     __pyx_t_2 = __Pyx_GetItemInt(__pyx_v_values, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 358, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_XDECREF_SET(__pyx_v_value, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":359
- *         for i in range(count):
+    /* "_fastmatch/_scan_event.pxi":360
  *             value = values[i]
- *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes and value.isascii():             # <<<<<<<<<<<<<<
+ *             # No isascii() first: the scan refuses any byte that is not ASCII.
+ *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:             # <<<<<<<<<<<<<<
  *                 out[i] = self._scan(value, origins[i], _V1_JSON, "")
  *         return out
 */
@@ -11978,26 +12213,6 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
       __pyx_t_6 = (__pyx_t_7 <= __pyx_v_max_bytes);
     }
 
-    if (__pyx_t_6) {
-
-    } else {
-
-      __pyx_t_5 = __pyx_t_6;
-
-      goto __pyx_L6_bool_binop_done;
-    }
-    __pyx_t_8 = __pyx_v_value;
-    __Pyx_INCREF(__pyx_t_8);
-    __pyx_t_9 = 0;
-    {
-      PyObject *__pyx_callargs[2] = {__pyx_t_8, NULL};
-      __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_isascii, __pyx_callargs+__pyx_t_9, (1-__pyx_t_9) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
-      __Pyx_XDECREF(__pyx_t_8); __pyx_t_8 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 359, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_2);
-    }
-    __pyx_t_6 = __Pyx_PyObject_IsTrue(__pyx_t_2); if (unlikely((__pyx_t_6 < 0))) __PYX_ERR(1, 359, __pyx_L1_error)
-    __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
     __pyx_t_5 = __pyx_t_6;
 
@@ -12005,33 +12220,33 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
     if (__pyx_t_5) {
 
 
-      /* "_fastmatch/_scan_event.pxi":360
- *             value = values[i]
- *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes and value.isascii():
+      /* "_fastmatch/_scan_event.pxi":361
+ *             # No isascii() first: the scan refuses any byte that is not ASCII.
+ *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:
  *                 out[i] = self._scan(value, origins[i], _V1_JSON, "")             # <<<<<<<<<<<<<<
  *         return out
  * 
 */
       __pyx_t_2 = __pyx_v_value;
       __Pyx_INCREF(__pyx_t_2);
-      if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(1, 360, __pyx_L1_error)
-      __pyx_t_8 = __Pyx_GetItemInt(__pyx_v_origins, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_8)) __PYX_ERR(1, 360, __pyx_L1_error)
+      if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(1, 361, __pyx_L1_error)
+      __pyx_t_8 = __Pyx_GetItemInt(__pyx_v_origins, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_8)) __PYX_ERR(1, 361, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
-      if (!(likely(PyUnicode_CheckExact(__pyx_t_8))||((__pyx_t_8) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_8))) __PYX_ERR(1, 360, __pyx_L1_error)
-      __pyx_t_10 = __pyx_v_10_fastmatch_5_scan__V1_JSON;
-      __Pyx_INCREF(__pyx_t_10);
-      __pyx_t_11 = ((PyObject *)((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_scan(__pyx_v_self, ((PyObject*)__pyx_t_2), ((PyObject*)__pyx_t_8), ((PyObject*)__pyx_t_10), __pyx_mstate_global->__pyx_kp_u__4)); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 360, __pyx_L1_error)
-      __Pyx_GOTREF(__pyx_t_11);
+      if (!(likely(PyUnicode_CheckExact(__pyx_t_8))||((__pyx_t_8) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_8))) __PYX_ERR(1, 361, __pyx_L1_error)
+      __pyx_t_9 = __pyx_v_10_fastmatch_5_scan__V1_JSON;
+      __Pyx_INCREF(__pyx_t_9);
+      __pyx_t_10 = ((PyObject *)((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_scan(__pyx_v_self, ((PyObject*)__pyx_t_2), ((PyObject*)__pyx_t_8), ((PyObject*)__pyx_t_9), __pyx_mstate_global->__pyx_kp_u__4)); if (unlikely(!__pyx_t_10)) __PYX_ERR(1, 361, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_10);
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
+      __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
+      if (unlikely((__Pyx_SetItemInt(__pyx_v_out, __pyx_v_i, __pyx_t_10, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference) < 0))) __PYX_ERR(1, 361, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
-      if (unlikely((__Pyx_SetItemInt(__pyx_v_out, __pyx_v_i, __pyx_t_11, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference) < 0))) __PYX_ERR(1, 360, __pyx_L1_error)
-      __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
 
-      /* "_fastmatch/_scan_event.pxi":359
- *         for i in range(count):
+      /* "_fastmatch/_scan_event.pxi":360
  *             value = values[i]
- *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes and value.isascii():             # <<<<<<<<<<<<<<
+ *             # No isascii() first: the scan refuses any byte that is not ASCII.
+ *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:             # <<<<<<<<<<<<<<
  *                 out[i] = self._scan(value, origins[i], _V1_JSON, "")
  *         return out
 */
@@ -12039,8 +12254,8 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":361
- *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes and value.isascii():
+  /* "_fastmatch/_scan_event.pxi":362
+ *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:
  *                 out[i] = self._scan(value, origins[i], _V1_JSON, "")
  *         return out             # <<<<<<<<<<<<<<
  * 
@@ -12069,8 +12284,8 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
   __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_2);
   __Pyx_XDECREF(__pyx_t_8);
+  __Pyx_XDECREF(__pyx_t_9);
   __Pyx_XDECREF(__pyx_t_10);
-  __Pyx_XDECREF(__pyx_t_11);
   __Pyx_AddTraceback("_fastmatch._scan.Scanner.scan_many", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = NULL;
   __pyx_L0:;
@@ -12083,7 +12298,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":363
+/* "_fastmatch/_scan_event.pxi":364
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
@@ -12134,47 +12349,47 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_data,&__pyx_mstate_global->__pyx_n_u_source,&__pyx_mstate_global->__pyx_n_u_api_version,&__pyx_mstate_global->__pyx_n_u_envelope,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 363, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 364, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(1, 363, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(1, 364, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 363, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 364, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 363, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 364, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 363, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 364, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "scan", 0) < (0)) __PYX_ERR(1, 363, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "scan", 0) < (0)) __PYX_ERR(1, 364, __pyx_L3_error)
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject*)__pyx_mstate_global->__pyx_kp_u__4));
       for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("scan", 0, 3, 4, i); __PYX_ERR(1, 363, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("scan", 0, 3, 4, i); __PYX_ERR(1, 364, __pyx_L3_error) }
       }
     } else {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(1, 363, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(1, 364, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 363, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 364, __pyx_L3_error)
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 363, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 364, __pyx_L3_error)
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 363, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 364, __pyx_L3_error)
         break;
         default: goto __pyx_L5_argtuple_error;
       }
@@ -12187,7 +12402,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("scan", 0, 3, 4, __pyx_nargs); __PYX_ERR(1, 363, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("scan", 0, 3, 4, __pyx_nargs); __PYX_ERR(1, 364, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -12198,10 +12413,10 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(1, 363, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_source), (&PyUnicode_Type), 1, "source", 1))) __PYX_ERR(1, 363, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_api_version), (&PyBytes_Type), 1, "api_version", 1))) __PYX_ERR(1, 363, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_envelope), (&PyUnicode_Type), 1, "envelope", 1))) __PYX_ERR(1, 363, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(1, 364, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_source), (&PyUnicode_Type), 1, "source", 1))) __PYX_ERR(1, 364, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_api_version), (&PyBytes_Type), 1, "api_version", 1))) __PYX_ERR(1, 364, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_envelope), (&PyUnicode_Type), 1, "envelope", 1))) __PYX_ERR(1, 364, __pyx_L1_error)
   __pyx_r = __pyx_pf_10_fastmatch_5_scan_7Scanner_4scan(((struct __pyx_obj_10_fastmatch_5_scan_Scanner *)__pyx_v_self), __pyx_v_data, __pyx_v_source, __pyx_v_api_version, __pyx_v_envelope);
 
   /* function exit code */
@@ -12230,14 +12445,14 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_4scan(struct __pyx_obj_10
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("scan", 0);
 
-  /* "_fastmatch/_scan_event.pxi":365
+  /* "_fastmatch/_scan_event.pxi":366
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):
  *         """The event in ``data`` (an ASCII JSON object), or None: then take the reference path."""
  *         return self._scan(data, source, api_version, envelope)             # <<<<<<<<<<<<<<
  * 
  *     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):
 */
-  __pyx_t_1 = ((PyObject *)((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_scan(__pyx_v_self, __pyx_v_data, __pyx_v_source, __pyx_v_api_version, __pyx_v_envelope)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 365, __pyx_L1_error)
+  __pyx_t_1 = ((PyObject *)((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_scan(__pyx_v_self, __pyx_v_data, __pyx_v_source, __pyx_v_api_version, __pyx_v_envelope)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 366, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -12250,7 +12465,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_4scan(struct __pyx_obj_10
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":363
+  /* "_fastmatch/_scan_event.pxi":364
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
@@ -12269,7 +12484,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_4scan(struct __pyx_obj_10
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":367
+/* "_fastmatch/_scan_event.pxi":368
  *         return self._scan(data, source, api_version, envelope)
  * 
  *     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):             # <<<<<<<<<<<<<<
@@ -12326,7 +12541,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_scan", 0);
 
-  /* "_fastmatch/_scan_event.pxi":368
+  /* "_fastmatch/_scan_event.pxi":369
  * 
  *     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(data)             # <<<<<<<<<<<<<<
@@ -12335,7 +12550,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_p = ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_v_data));
 
-  /* "_fastmatch/_scan_event.pxi":369
+  /* "_fastmatch/_scan_event.pxi":370
  *     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(data)
  *         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)             # <<<<<<<<<<<<<<
@@ -12344,19 +12559,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_n = PyBytes_GET_SIZE(__pyx_v_data);
 
-  /* "_fastmatch/_scan_event.pxi":370
+  /* "_fastmatch/_scan_event.pxi":371
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(data)
  *         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
  *         cdef ScannedEvent ev = ScannedEvent.__new__(ScannedEvent)             # <<<<<<<<<<<<<<
  *         cdef Members* m = &ev._m
  *         cdef Members ref
 */
-  __pyx_t_1 = ((PyObject *)__pyx_tp_new_10_fastmatch_5_scan_ScannedEvent(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 370, __pyx_L1_error)
+  __pyx_t_1 = ((PyObject *)__pyx_tp_new_10_fastmatch_5_scan_ScannedEvent(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 371, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_ev = ((struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":371
+  /* "_fastmatch/_scan_event.pxi":372
  *         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
  *         cdef ScannedEvent ev = ScannedEvent.__new__(ScannedEvent)
  *         cdef Members* m = &ev._m             # <<<<<<<<<<<<<<
@@ -12365,7 +12580,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_m = (&__pyx_v_ev->_m);
 
-  /* "_fastmatch/_scan_event.pxi":374
+  /* "_fastmatch/_scan_event.pxi":375
  *         cdef Members ref
  *         cdef Py_ssize_t end, q, s, e
  *         cdef int c, length, rank = -1, stage = -1             # <<<<<<<<<<<<<<
@@ -12375,7 +12590,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __pyx_v_rank = -1;
   __pyx_v_stage = -1;
 
-  /* "_fastmatch/_scan_event.pxi":375
+  /* "_fastmatch/_scan_event.pxi":376
  *         cdef Py_ssize_t end, q, s, e
  *         cdef int c, length, rank = -1, stage = -1
  *         cdef int i_verb = NO_MEMBER, i_user = NO_MEMBER, i_id = NO_MEMBER, i_uri = NO_MEMBER, i_stage = NO_MEMBER             # <<<<<<<<<<<<<<
@@ -12388,7 +12603,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __pyx_v_i_uri = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
   __pyx_v_i_stage = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
 
-  /* "_fastmatch/_scan_event.pxi":376
+  /* "_fastmatch/_scan_event.pxi":377
  *         cdef int c, length, rank = -1, stage = -1
  *         cdef int i_verb = NO_MEMBER, i_user = NO_MEMBER, i_id = NO_MEMBER, i_uri = NO_MEMBER, i_stage = NO_MEMBER
  *         cdef int i_ref = NO_MEMBER             # <<<<<<<<<<<<<<
@@ -12397,7 +12612,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_i_ref = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
 
-  /* "_fastmatch/_scan_event.pxi":378
+  /* "_fastmatch/_scan_event.pxi":379
  *         cdef int i_ref = NO_MEMBER
  *         cdef object user
  *         cdef str url_path, ns = "", group = "", resource = "", sub = "", name = ""             # <<<<<<<<<<<<<<
@@ -12415,7 +12630,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__4);
   __pyx_v_name = __pyx_mstate_global->__pyx_kp_u__4;
 
-  /* "_fastmatch/_scan_event.pxi":381
+  /* "_fastmatch/_scan_event.pxi":382
  *         cdef bytes raw_value
  *         cdef const uchar* found
  *         if n == 0 or n >= 0x7FFFFFFF or p[0] != 123:             # <<<<<<<<<<<<<<
@@ -12451,7 +12666,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":382
+    /* "_fastmatch/_scan_event.pxi":383
  *         cdef const uchar* found
  *         if n == 0 or n >= 0x7FFFFFFF or p[0] != 123:
  *             return None             # <<<<<<<<<<<<<<
@@ -12468,7 +12683,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":381
+    /* "_fastmatch/_scan_event.pxi":382
  *         cdef bytes raw_value
  *         cdef const uchar* found
  *         if n == 0 or n >= 0x7FFFFFFF or p[0] != 123:             # <<<<<<<<<<<<<<
@@ -12477,7 +12692,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":383
+  /* "_fastmatch/_scan_event.pxi":384
  *         if n == 0 or n >= 0x7FFFFFFF or p[0] != 123:
  *             return None
  *         end = _members(p, 0, n, m, 1)             # <<<<<<<<<<<<<<
@@ -12486,7 +12701,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_end = __pyx_f_10_fastmatch_5_scan__members(__pyx_v_p, 0, __pyx_v_n, __pyx_v_m, 1);
 
-  /* "_fastmatch/_scan_event.pxi":384
+  /* "_fastmatch/_scan_event.pxi":385
  *             return None
  *         end = _members(p, 0, n, m, 1)
  *         if end < 0 or _skip_ws(p, end, n) != n:             # <<<<<<<<<<<<<<
@@ -12512,7 +12727,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":385
+    /* "_fastmatch/_scan_event.pxi":386
  *         end = _members(p, 0, n, m, 1)
  *         if end < 0 or _skip_ws(p, end, n) != n:
  *             return None             # <<<<<<<<<<<<<<
@@ -12529,7 +12744,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":384
+    /* "_fastmatch/_scan_event.pxi":385
  *             return None
  *         end = _members(p, 0, n, m, 1)
  *         if end < 0 or _skip_ws(p, end, n) != n:             # <<<<<<<<<<<<<<
@@ -12538,7 +12753,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":386
+  /* "_fastmatch/_scan_event.pxi":387
  *         if end < 0 or _skip_ws(p, end, n) != n:
  *             return None
  *         ev._i_level = ev._i_req = ev._i_resp = ev._i_ann = ev._i_kind = ev._i_api = NO_MEMBER             # <<<<<<<<<<<<<<
@@ -12552,7 +12767,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __pyx_v_ev->_i_kind = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
   __pyx_v_ev->_i_api = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
 
-  /* "_fastmatch/_scan_event.pxi":387
+  /* "_fastmatch/_scan_event.pxi":388
  *             return None
  *         ev._i_level = ev._i_req = ev._i_resp = ev._i_ann = ev._i_kind = ev._i_api = NO_MEMBER
  *         for c in range(m.count):             # <<<<<<<<<<<<<<
@@ -12566,7 +12781,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
     __pyx_v_c = __pyx_t_6;
 
-    /* "_fastmatch/_scan_event.pxi":388
+    /* "_fastmatch/_scan_event.pxi":389
  *         ev._i_level = ev._i_req = ev._i_resp = ev._i_ann = ev._i_kind = ev._i_api = NO_MEMBER
  *         for c in range(m.count):
  *             length = m.colon[c] - m.key[c] - 2             # <<<<<<<<<<<<<<
@@ -12575,7 +12790,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     __pyx_v_length = (((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c])) - 2);
 
-    /* "_fastmatch/_scan_event.pxi":389
+    /* "_fastmatch/_scan_event.pxi":390
  *         for c in range(m.count):
  *             length = m.colon[c] - m.key[c] - 2
  *             if length == 4:             # <<<<<<<<<<<<<<
@@ -12587,7 +12802,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":390
+      /* "_fastmatch/_scan_event.pxi":391
  *             length = m.colon[c] - m.key[c] - 2
  *             if length == 4:
  *                 if _key_is(p, m, c, "verb", 4):             # <<<<<<<<<<<<<<
@@ -12599,7 +12814,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":391
+        /* "_fastmatch/_scan_event.pxi":392
  *             if length == 4:
  *                 if _key_is(p, m, c, "verb", 4):
  *                     i_verb = c             # <<<<<<<<<<<<<<
@@ -12608,7 +12823,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_i_verb = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":390
+        /* "_fastmatch/_scan_event.pxi":391
  *             length = m.colon[c] - m.key[c] - 2
  *             if length == 4:
  *                 if _key_is(p, m, c, "verb", 4):             # <<<<<<<<<<<<<<
@@ -12618,7 +12833,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L13;
       }
 
-      /* "_fastmatch/_scan_event.pxi":392
+      /* "_fastmatch/_scan_event.pxi":393
  *                 if _key_is(p, m, c, "verb", 4):
  *                     i_verb = c
  *                 elif _key_is(p, m, c, "user", 4):             # <<<<<<<<<<<<<<
@@ -12630,7 +12845,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":393
+        /* "_fastmatch/_scan_event.pxi":394
  *                     i_verb = c
  *                 elif _key_is(p, m, c, "user", 4):
  *                     i_user = c             # <<<<<<<<<<<<<<
@@ -12639,7 +12854,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_i_user = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":392
+        /* "_fastmatch/_scan_event.pxi":393
  *                 if _key_is(p, m, c, "verb", 4):
  *                     i_verb = c
  *                 elif _key_is(p, m, c, "user", 4):             # <<<<<<<<<<<<<<
@@ -12649,7 +12864,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L13;
       }
 
-      /* "_fastmatch/_scan_event.pxi":394
+      /* "_fastmatch/_scan_event.pxi":395
  *                 elif _key_is(p, m, c, "user", 4):
  *                     i_user = c
  *                 elif _key_is(p, m, c, "kind", 4):             # <<<<<<<<<<<<<<
@@ -12661,7 +12876,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":395
+        /* "_fastmatch/_scan_event.pxi":396
  *                     i_user = c
  *                 elif _key_is(p, m, c, "kind", 4):
  *                     ev._i_kind = c             # <<<<<<<<<<<<<<
@@ -12670,7 +12885,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_ev->_i_kind = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":394
+        /* "_fastmatch/_scan_event.pxi":395
  *                 elif _key_is(p, m, c, "user", 4):
  *                     i_user = c
  *                 elif _key_is(p, m, c, "kind", 4):             # <<<<<<<<<<<<<<
@@ -12680,7 +12895,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       }
       __pyx_L13:;
 
-      /* "_fastmatch/_scan_event.pxi":389
+      /* "_fastmatch/_scan_event.pxi":390
  *         for c in range(m.count):
  *             length = m.colon[c] - m.key[c] - 2
  *             if length == 4:             # <<<<<<<<<<<<<<
@@ -12690,7 +12905,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":396
+    /* "_fastmatch/_scan_event.pxi":397
  *                 elif _key_is(p, m, c, "kind", 4):
  *                     ev._i_kind = c
  *             elif length == 5:             # <<<<<<<<<<<<<<
@@ -12702,7 +12917,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":397
+      /* "_fastmatch/_scan_event.pxi":398
  *                     ev._i_kind = c
  *             elif length == 5:
  *                 if _key_is(p, m, c, "level", 5):             # <<<<<<<<<<<<<<
@@ -12714,7 +12929,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":398
+        /* "_fastmatch/_scan_event.pxi":399
  *             elif length == 5:
  *                 if _key_is(p, m, c, "level", 5):
  *                     ev._i_level = c             # <<<<<<<<<<<<<<
@@ -12723,7 +12938,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_ev->_i_level = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":397
+        /* "_fastmatch/_scan_event.pxi":398
  *                     ev._i_kind = c
  *             elif length == 5:
  *                 if _key_is(p, m, c, "level", 5):             # <<<<<<<<<<<<<<
@@ -12733,7 +12948,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L14;
       }
 
-      /* "_fastmatch/_scan_event.pxi":399
+      /* "_fastmatch/_scan_event.pxi":400
  *                 if _key_is(p, m, c, "level", 5):
  *                     ev._i_level = c
  *                 elif _key_is(p, m, c, "stage", 5):             # <<<<<<<<<<<<<<
@@ -12745,7 +12960,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":400
+        /* "_fastmatch/_scan_event.pxi":401
  *                     ev._i_level = c
  *                 elif _key_is(p, m, c, "stage", 5):
  *                     i_stage = c             # <<<<<<<<<<<<<<
@@ -12754,7 +12969,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_i_stage = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":399
+        /* "_fastmatch/_scan_event.pxi":400
  *                 if _key_is(p, m, c, "level", 5):
  *                     ev._i_level = c
  *                 elif _key_is(p, m, c, "stage", 5):             # <<<<<<<<<<<<<<
@@ -12764,7 +12979,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       }
       __pyx_L14:;
 
-      /* "_fastmatch/_scan_event.pxi":396
+      /* "_fastmatch/_scan_event.pxi":397
  *                 elif _key_is(p, m, c, "kind", 4):
  *                     ev._i_kind = c
  *             elif length == 5:             # <<<<<<<<<<<<<<
@@ -12774,7 +12989,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":401
+    /* "_fastmatch/_scan_event.pxi":402
  *                 elif _key_is(p, m, c, "stage", 5):
  *                     i_stage = c
  *             elif length == 7 and _key_is(p, m, c, "auditID", 7):             # <<<<<<<<<<<<<<
@@ -12800,7 +13015,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":402
+      /* "_fastmatch/_scan_event.pxi":403
  *                     i_stage = c
  *             elif length == 7 and _key_is(p, m, c, "auditID", 7):
  *                 i_id = c             # <<<<<<<<<<<<<<
@@ -12809,7 +13024,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       __pyx_v_i_id = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":401
+      /* "_fastmatch/_scan_event.pxi":402
  *                 elif _key_is(p, m, c, "stage", 5):
  *                     i_stage = c
  *             elif length == 7 and _key_is(p, m, c, "auditID", 7):             # <<<<<<<<<<<<<<
@@ -12819,7 +13034,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":403
+    /* "_fastmatch/_scan_event.pxi":404
  *             elif length == 7 and _key_is(p, m, c, "auditID", 7):
  *                 i_id = c
  *             elif length == 8 and _key_is(p, m, c, "log_type", 8):             # <<<<<<<<<<<<<<
@@ -12845,7 +13060,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":404
+      /* "_fastmatch/_scan_event.pxi":405
  *                 i_id = c
  *             elif length == 8 and _key_is(p, m, c, "log_type", 8):
  *                 return None  # an OpenShift record: the reference reads its envelope             # <<<<<<<<<<<<<<
@@ -12862,7 +13077,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_event.pxi":403
+      /* "_fastmatch/_scan_event.pxi":404
  *             elif length == 7 and _key_is(p, m, c, "auditID", 7):
  *                 i_id = c
  *             elif length == 8 and _key_is(p, m, c, "log_type", 8):             # <<<<<<<<<<<<<<
@@ -12871,7 +13086,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":405
+    /* "_fastmatch/_scan_event.pxi":406
  *             elif length == 8 and _key_is(p, m, c, "log_type", 8):
  *                 return None  # an OpenShift record: the reference reads its envelope
  *             elif length == 9 and _key_is(p, m, c, "objectRef", 9):             # <<<<<<<<<<<<<<
@@ -12897,7 +13112,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":406
+      /* "_fastmatch/_scan_event.pxi":407
  *                 return None  # an OpenShift record: the reference reads its envelope
  *             elif length == 9 and _key_is(p, m, c, "objectRef", 9):
  *                 i_ref = c             # <<<<<<<<<<<<<<
@@ -12906,7 +13121,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       __pyx_v_i_ref = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":405
+      /* "_fastmatch/_scan_event.pxi":406
  *             elif length == 8 and _key_is(p, m, c, "log_type", 8):
  *                 return None  # an OpenShift record: the reference reads its envelope
  *             elif length == 9 and _key_is(p, m, c, "objectRef", 9):             # <<<<<<<<<<<<<<
@@ -12916,7 +13131,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":407
+    /* "_fastmatch/_scan_event.pxi":408
  *             elif length == 9 and _key_is(p, m, c, "objectRef", 9):
  *                 i_ref = c
  *             elif length == 10:             # <<<<<<<<<<<<<<
@@ -12928,7 +13143,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":408
+      /* "_fastmatch/_scan_event.pxi":409
  *                 i_ref = c
  *             elif length == 10:
  *                 if _key_is(p, m, c, "requestURI", 10):             # <<<<<<<<<<<<<<
@@ -12940,7 +13155,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":409
+        /* "_fastmatch/_scan_event.pxi":410
  *             elif length == 10:
  *                 if _key_is(p, m, c, "requestURI", 10):
  *                     i_uri = c             # <<<<<<<<<<<<<<
@@ -12949,7 +13164,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_i_uri = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":408
+        /* "_fastmatch/_scan_event.pxi":409
  *                 i_ref = c
  *             elif length == 10:
  *                 if _key_is(p, m, c, "requestURI", 10):             # <<<<<<<<<<<<<<
@@ -12959,7 +13174,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L21;
       }
 
-      /* "_fastmatch/_scan_event.pxi":410
+      /* "_fastmatch/_scan_event.pxi":411
  *                 if _key_is(p, m, c, "requestURI", 10):
  *                     i_uri = c
  *                 elif _key_is(p, m, c, "apiVersion", 10):             # <<<<<<<<<<<<<<
@@ -12971,7 +13186,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":411
+        /* "_fastmatch/_scan_event.pxi":412
  *                     i_uri = c
  *                 elif _key_is(p, m, c, "apiVersion", 10):
  *                     ev._i_api = c             # <<<<<<<<<<<<<<
@@ -12980,7 +13195,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_ev->_i_api = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":410
+        /* "_fastmatch/_scan_event.pxi":411
  *                 if _key_is(p, m, c, "requestURI", 10):
  *                     i_uri = c
  *                 elif _key_is(p, m, c, "apiVersion", 10):             # <<<<<<<<<<<<<<
@@ -12990,7 +13205,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       }
       __pyx_L21:;
 
-      /* "_fastmatch/_scan_event.pxi":407
+      /* "_fastmatch/_scan_event.pxi":408
  *             elif length == 9 and _key_is(p, m, c, "objectRef", 9):
  *                 i_ref = c
  *             elif length == 10:             # <<<<<<<<<<<<<<
@@ -13000,7 +13215,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":412
+    /* "_fastmatch/_scan_event.pxi":413
  *                 elif _key_is(p, m, c, "apiVersion", 10):
  *                     ev._i_api = c
  *             elif length == 11 and _key_is(p, m, c, "annotations", 11):             # <<<<<<<<<<<<<<
@@ -13026,7 +13241,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":413
+      /* "_fastmatch/_scan_event.pxi":414
  *                     ev._i_api = c
  *             elif length == 11 and _key_is(p, m, c, "annotations", 11):
  *                 ev._i_ann = c             # <<<<<<<<<<<<<<
@@ -13035,7 +13250,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       __pyx_v_ev->_i_ann = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":412
+      /* "_fastmatch/_scan_event.pxi":413
  *                 elif _key_is(p, m, c, "apiVersion", 10):
  *                     ev._i_api = c
  *             elif length == 11 and _key_is(p, m, c, "annotations", 11):             # <<<<<<<<<<<<<<
@@ -13045,7 +13260,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":414
+    /* "_fastmatch/_scan_event.pxi":415
  *             elif length == 11 and _key_is(p, m, c, "annotations", 11):
  *                 ev._i_ann = c
  *             elif length == 13 and _key_is(p, m, c, "requestObject", 13):             # <<<<<<<<<<<<<<
@@ -13071,7 +13286,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":415
+      /* "_fastmatch/_scan_event.pxi":416
  *                 ev._i_ann = c
  *             elif length == 13 and _key_is(p, m, c, "requestObject", 13):
  *                 ev._i_req = c             # <<<<<<<<<<<<<<
@@ -13080,7 +13295,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       __pyx_v_ev->_i_req = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":414
+      /* "_fastmatch/_scan_event.pxi":415
  *             elif length == 11 and _key_is(p, m, c, "annotations", 11):
  *                 ev._i_ann = c
  *             elif length == 13 and _key_is(p, m, c, "requestObject", 13):             # <<<<<<<<<<<<<<
@@ -13090,7 +13305,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":416
+    /* "_fastmatch/_scan_event.pxi":417
  *             elif length == 13 and _key_is(p, m, c, "requestObject", 13):
  *                 ev._i_req = c
  *             elif length == 14 and _key_is(p, m, c, "responseObject", 14):             # <<<<<<<<<<<<<<
@@ -13116,7 +13331,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":417
+      /* "_fastmatch/_scan_event.pxi":418
  *                 ev._i_req = c
  *             elif length == 14 and _key_is(p, m, c, "responseObject", 14):
  *                 ev._i_resp = c             # <<<<<<<<<<<<<<
@@ -13125,7 +13340,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       __pyx_v_ev->_i_resp = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":416
+      /* "_fastmatch/_scan_event.pxi":417
  *             elif length == 13 and _key_is(p, m, c, "requestObject", 13):
  *                 ev._i_req = c
  *             elif length == 14 and _key_is(p, m, c, "responseObject", 14):             # <<<<<<<<<<<<<<
@@ -13137,7 +13352,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":418
+  /* "_fastmatch/_scan_event.pxi":419
  *             elif length == 14 and _key_is(p, m, c, "responseObject", 14):
  *                 ev._i_resp = c
  *         if ev._i_level < 0 or i_stage < 0 or i_verb < 0 or i_user < 0 or i_id < 0 or i_uri < 0:             # <<<<<<<<<<<<<<
@@ -13203,7 +13418,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":419
+    /* "_fastmatch/_scan_event.pxi":420
  *                 ev._i_resp = c
  *         if ev._i_level < 0 or i_stage < 0 or i_verb < 0 or i_user < 0 or i_id < 0 or i_uri < 0:
  *             return None             # <<<<<<<<<<<<<<
@@ -13220,7 +13435,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":418
+    /* "_fastmatch/_scan_event.pxi":419
  *             elif length == 14 and _key_is(p, m, c, "responseObject", 14):
  *                 ev._i_resp = c
  *         if ev._i_level < 0 or i_stage < 0 or i_verb < 0 or i_user < 0 or i_id < 0 or i_uri < 0:             # <<<<<<<<<<<<<<
@@ -13229,7 +13444,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":421
+  /* "_fastmatch/_scan_event.pxi":422
  *             return None
  *         # Level and stage: one of the names, written plainly.
  *         for rank in range(4):             # <<<<<<<<<<<<<<
@@ -13239,7 +13454,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   for (__pyx_t_4 = 0; __pyx_t_4 < 4; __pyx_t_4+=1) {
     __pyx_v_rank = __pyx_t_4;
 
-    /* "_fastmatch/_scan_event.pxi":422
+    /* "_fastmatch/_scan_event.pxi":423
  *         # Level and stage: one of the names, written plainly.
  *         for rank in range(4):
  *             raw_value = LEVEL_RAW[rank]             # <<<<<<<<<<<<<<
@@ -13248,15 +13463,15 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     if (unlikely(__pyx_v_10_fastmatch_5_scan_LEVEL_RAW == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(1, 422, __pyx_L1_error)
+      __PYX_ERR(1, 423, __pyx_L1_error)
     }
     __pyx_t_1 = __Pyx_PyTuple_GET_ITEM(__pyx_v_10_fastmatch_5_scan_LEVEL_RAW, __pyx_v_rank);
     __Pyx_INCREF(__pyx_t_1);
-    if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 422, __pyx_L1_error)
+    if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 423, __pyx_L1_error)
     __Pyx_XDECREF_SET(__pyx_v_raw_value, ((PyObject*)__pyx_t_1));
     __pyx_t_1 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":423
+    /* "_fastmatch/_scan_event.pxi":424
  *         for rank in range(4):
  *             raw_value = LEVEL_RAW[rank]
  *             if m.end[ev._i_level] - m.start[ev._i_level] == PyBytes_GET_SIZE(raw_value) and memcmp(             # <<<<<<<<<<<<<<
@@ -13274,7 +13489,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L38_bool_binop_done;
     }
 
-    /* "_fastmatch/_scan_event.pxi":425
+    /* "_fastmatch/_scan_event.pxi":426
  *             if m.end[ev._i_level] - m.start[ev._i_level] == PyBytes_GET_SIZE(raw_value) and memcmp(
  *                 p + m.start[ev._i_level], PyBytes_AS_STRING(raw_value), PyBytes_GET_SIZE(raw_value)
  *             ) == 0:             # <<<<<<<<<<<<<<
@@ -13288,7 +13503,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 
     __pyx_L38_bool_binop_done:;
 
-    /* "_fastmatch/_scan_event.pxi":423
+    /* "_fastmatch/_scan_event.pxi":424
  *         for rank in range(4):
  *             raw_value = LEVEL_RAW[rank]
  *             if m.end[ev._i_level] - m.start[ev._i_level] == PyBytes_GET_SIZE(raw_value) and memcmp(             # <<<<<<<<<<<<<<
@@ -13298,7 +13513,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":426
+      /* "_fastmatch/_scan_event.pxi":427
  *                 p + m.start[ev._i_level], PyBytes_AS_STRING(raw_value), PyBytes_GET_SIZE(raw_value)
  *             ) == 0:
  *                 break             # <<<<<<<<<<<<<<
@@ -13307,7 +13522,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       goto __pyx_L36_break;
 
-      /* "_fastmatch/_scan_event.pxi":423
+      /* "_fastmatch/_scan_event.pxi":424
  *         for rank in range(4):
  *             raw_value = LEVEL_RAW[rank]
  *             if m.end[ev._i_level] - m.start[ev._i_level] == PyBytes_GET_SIZE(raw_value) and memcmp(             # <<<<<<<<<<<<<<
@@ -13318,7 +13533,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   /*else*/ {
 
-    /* "_fastmatch/_scan_event.pxi":428
+    /* "_fastmatch/_scan_event.pxi":429
  *                 break
  *         else:
  *             return None             # <<<<<<<<<<<<<<
@@ -13337,7 +13552,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   __pyx_L36_break:;
 
-  /* "_fastmatch/_scan_event.pxi":429
+  /* "_fastmatch/_scan_event.pxi":430
  *         else:
  *             return None
  *         s, e = m.start[i_stage], m.end[i_stage]             # <<<<<<<<<<<<<<
@@ -13351,7 +13566,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __pyx_v_s = __pyx_t_7;
   __pyx_v_e = __pyx_t_8;
 
-  /* "_fastmatch/_scan_event.pxi":430
+  /* "_fastmatch/_scan_event.pxi":431
  *             return None
  *         s, e = m.start[i_stage], m.end[i_stage]
  *         for stage in range(4):             # <<<<<<<<<<<<<<
@@ -13361,7 +13576,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   for (__pyx_t_4 = 0; __pyx_t_4 < 4; __pyx_t_4+=1) {
     __pyx_v_stage = __pyx_t_4;
 
-    /* "_fastmatch/_scan_event.pxi":431
+    /* "_fastmatch/_scan_event.pxi":432
  *         s, e = m.start[i_stage], m.end[i_stage]
  *         for stage in range(4):
  *             raw_value = STAGE_RAW[stage]             # <<<<<<<<<<<<<<
@@ -13370,15 +13585,15 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     if (unlikely(__pyx_v_10_fastmatch_5_scan_STAGE_RAW == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(1, 431, __pyx_L1_error)
+      __PYX_ERR(1, 432, __pyx_L1_error)
     }
     __pyx_t_1 = __Pyx_PyTuple_GET_ITEM(__pyx_v_10_fastmatch_5_scan_STAGE_RAW, __pyx_v_stage);
     __Pyx_INCREF(__pyx_t_1);
-    if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 431, __pyx_L1_error)
+    if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 432, __pyx_L1_error)
     __Pyx_DECREF_SET(__pyx_v_raw_value, ((PyObject*)__pyx_t_1));
     __pyx_t_1 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":432
+    /* "_fastmatch/_scan_event.pxi":433
  *         for stage in range(4):
  *             raw_value = STAGE_RAW[stage]
  *             if e - s == PyBytes_GET_SIZE(raw_value) and memcmp(p + s, PyBytes_AS_STRING(raw_value), e - s) == 0:             # <<<<<<<<<<<<<<
@@ -13404,7 +13619,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":433
+      /* "_fastmatch/_scan_event.pxi":434
  *             raw_value = STAGE_RAW[stage]
  *             if e - s == PyBytes_GET_SIZE(raw_value) and memcmp(p + s, PyBytes_AS_STRING(raw_value), e - s) == 0:
  *                 break             # <<<<<<<<<<<<<<
@@ -13413,7 +13628,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       goto __pyx_L41_break;
 
-      /* "_fastmatch/_scan_event.pxi":432
+      /* "_fastmatch/_scan_event.pxi":433
  *         for stage in range(4):
  *             raw_value = STAGE_RAW[stage]
  *             if e - s == PyBytes_GET_SIZE(raw_value) and memcmp(p + s, PyBytes_AS_STRING(raw_value), e - s) == 0:             # <<<<<<<<<<<<<<
@@ -13424,7 +13639,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   /*else*/ {
 
-    /* "_fastmatch/_scan_event.pxi":435
+    /* "_fastmatch/_scan_event.pxi":436
  *                 break
  *         else:
  *             return None             # <<<<<<<<<<<<<<
@@ -13443,7 +13658,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   __pyx_L41_break:;
 
-  /* "_fastmatch/_scan_event.pxi":436
+  /* "_fastmatch/_scan_event.pxi":437
  *         else:
  *             return None
  *         if not (_is_string(p, m, i_verb) and _is_string(p, m, i_id) and _is_string(p, m, i_uri)):             # <<<<<<<<<<<<<<
@@ -13482,7 +13697,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_3) {
 
 
-    /* "_fastmatch/_scan_event.pxi":437
+    /* "_fastmatch/_scan_event.pxi":438
  *             return None
  *         if not (_is_string(p, m, i_verb) and _is_string(p, m, i_id) and _is_string(p, m, i_uri)):
  *             return None             # <<<<<<<<<<<<<<
@@ -13499,7 +13714,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":436
+    /* "_fastmatch/_scan_event.pxi":437
  *         else:
  *             return None
  *         if not (_is_string(p, m, i_verb) and _is_string(p, m, i_id) and _is_string(p, m, i_uri)):             # <<<<<<<<<<<<<<
@@ -13508,19 +13723,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":438
+  /* "_fastmatch/_scan_event.pxi":439
  *         if not (_is_string(p, m, i_verb) and _is_string(p, m, i_id) and _is_string(p, m, i_uri)):
  *             return None
  *         user = self._user(p, m.start[i_user], m.end[i_user])             # <<<<<<<<<<<<<<
  *         if user is None:
  *             return None
 */
-  __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_user(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_user]), (__pyx_v_m->end[__pyx_v_i_user])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 438, __pyx_L1_error)
+  __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_user(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_user]), (__pyx_v_m->end[__pyx_v_i_user])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 439, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_user = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":439
+  /* "_fastmatch/_scan_event.pxi":440
  *             return None
  *         user = self._user(p, m.start[i_user], m.end[i_user])
  *         if user is None:             # <<<<<<<<<<<<<<
@@ -13531,7 +13746,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_3) {
 
 
-    /* "_fastmatch/_scan_event.pxi":440
+    /* "_fastmatch/_scan_event.pxi":441
  *         user = self._user(p, m.start[i_user], m.end[i_user])
  *         if user is None:
  *             return None             # <<<<<<<<<<<<<<
@@ -13548,7 +13763,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":439
+    /* "_fastmatch/_scan_event.pxi":440
  *             return None
  *         user = self._user(p, m.start[i_user], m.end[i_user])
  *         if user is None:             # <<<<<<<<<<<<<<
@@ -13557,7 +13772,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":441
+  /* "_fastmatch/_scan_event.pxi":442
  *         if user is None:
  *             return None
  *         if i_ref != NO_MEMBER and p[m.start[i_ref]] != 110:             # <<<<<<<<<<<<<<
@@ -13583,7 +13798,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_3) {
 
 
-    /* "_fastmatch/_scan_event.pxi":442
+    /* "_fastmatch/_scan_event.pxi":443
  *             return None
  *         if i_ref != NO_MEMBER and p[m.start[i_ref]] != 110:
  *             if p[m.start[i_ref]] != 123:             # <<<<<<<<<<<<<<
@@ -13595,7 +13810,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_3) {
 
 
-      /* "_fastmatch/_scan_event.pxi":443
+      /* "_fastmatch/_scan_event.pxi":444
  *         if i_ref != NO_MEMBER and p[m.start[i_ref]] != 110:
  *             if p[m.start[i_ref]] != 123:
  *                 return None             # <<<<<<<<<<<<<<
@@ -13612,7 +13827,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_event.pxi":442
+      /* "_fastmatch/_scan_event.pxi":443
  *             return None
  *         if i_ref != NO_MEMBER and p[m.start[i_ref]] != 110:
  *             if p[m.start[i_ref]] != 123:             # <<<<<<<<<<<<<<
@@ -13621,7 +13836,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":444
+    /* "_fastmatch/_scan_event.pxi":445
  *             if p[m.start[i_ref]] != 123:
  *                 return None
  *             _members(p, m.start[i_ref], m.end[i_ref], &ref, 2)             # <<<<<<<<<<<<<<
@@ -13630,7 +13845,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     (void)(__pyx_f_10_fastmatch_5_scan__members(__pyx_v_p, (__pyx_v_m->start[__pyx_v_i_ref]), (__pyx_v_m->end[__pyx_v_i_ref]), (&__pyx_v_ref), 2));
 
-    /* "_fastmatch/_scan_event.pxi":445
+    /* "_fastmatch/_scan_event.pxi":446
  *                 return None
  *             _members(p, m.start[i_ref], m.end[i_ref], &ref, 2)
  *             for c in range(ref.count):             # <<<<<<<<<<<<<<
@@ -13644,7 +13859,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
       __pyx_v_c = __pyx_t_6;
 
-      /* "_fastmatch/_scan_event.pxi":446
+      /* "_fastmatch/_scan_event.pxi":447
  *             _members(p, m.start[i_ref], m.end[i_ref], &ref, 2)
  *             for c in range(ref.count):
  *                 if _key_is(p, &ref, c, "namespace", 9):             # <<<<<<<<<<<<<<
@@ -13656,7 +13871,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_3) {
 
 
-        /* "_fastmatch/_scan_event.pxi":447
+        /* "_fastmatch/_scan_event.pxi":448
  *             for c in range(ref.count):
  *                 if _key_is(p, &ref, c, "namespace", 9):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13668,7 +13883,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         if (__pyx_t_3) {
 
 
-          /* "_fastmatch/_scan_event.pxi":448
+          /* "_fastmatch/_scan_event.pxi":449
  *                 if _key_is(p, &ref, c, "namespace", 9):
  *                     if not _is_string(p, &ref, c):
  *                         return None             # <<<<<<<<<<<<<<
@@ -13685,7 +13900,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan_event.pxi":447
+          /* "_fastmatch/_scan_event.pxi":448
  *             for c in range(ref.count):
  *                 if _key_is(p, &ref, c, "namespace", 9):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13694,19 +13909,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":449
+        /* "_fastmatch/_scan_event.pxi":450
  *                     if not _is_string(p, &ref, c):
  *                         return None
  *                     ns = self._str(p, ref.start[c], ref.end[c])             # <<<<<<<<<<<<<<
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):
  *                     if not _is_string(p, &ref, c):
 */
-        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 449, __pyx_L1_error)
+        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 450, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF_SET(__pyx_v_ns, ((PyObject*)__pyx_t_1));
         __pyx_t_1 = 0;
 
-        /* "_fastmatch/_scan_event.pxi":446
+        /* "_fastmatch/_scan_event.pxi":447
  *             _members(p, m.start[i_ref], m.end[i_ref], &ref, 2)
  *             for c in range(ref.count):
  *                 if _key_is(p, &ref, c, "namespace", 9):             # <<<<<<<<<<<<<<
@@ -13716,7 +13931,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L56;
       }
 
-      /* "_fastmatch/_scan_event.pxi":450
+      /* "_fastmatch/_scan_event.pxi":451
  *                         return None
  *                     ns = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):             # <<<<<<<<<<<<<<
@@ -13728,7 +13943,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_3) {
 
 
-        /* "_fastmatch/_scan_event.pxi":451
+        /* "_fastmatch/_scan_event.pxi":452
  *                     ns = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13740,7 +13955,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         if (__pyx_t_3) {
 
 
-          /* "_fastmatch/_scan_event.pxi":452
+          /* "_fastmatch/_scan_event.pxi":453
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):
  *                     if not _is_string(p, &ref, c):
  *                         return None             # <<<<<<<<<<<<<<
@@ -13757,7 +13972,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan_event.pxi":451
+          /* "_fastmatch/_scan_event.pxi":452
  *                     ns = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13766,19 +13981,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":453
+        /* "_fastmatch/_scan_event.pxi":454
  *                     if not _is_string(p, &ref, c):
  *                         return None
  *                     group = self._str(p, ref.start[c], ref.end[c])             # <<<<<<<<<<<<<<
  *                 elif _key_is(p, &ref, c, "resource", 8):
  *                     if not _is_string(p, &ref, c):
 */
-        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 453, __pyx_L1_error)
+        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 454, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF_SET(__pyx_v_group, ((PyObject*)__pyx_t_1));
         __pyx_t_1 = 0;
 
-        /* "_fastmatch/_scan_event.pxi":450
+        /* "_fastmatch/_scan_event.pxi":451
  *                         return None
  *                     ns = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):             # <<<<<<<<<<<<<<
@@ -13788,7 +14003,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L56;
       }
 
-      /* "_fastmatch/_scan_event.pxi":454
+      /* "_fastmatch/_scan_event.pxi":455
  *                         return None
  *                     group = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "resource", 8):             # <<<<<<<<<<<<<<
@@ -13800,7 +14015,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_3) {
 
 
-        /* "_fastmatch/_scan_event.pxi":455
+        /* "_fastmatch/_scan_event.pxi":456
  *                     group = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "resource", 8):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13812,7 +14027,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         if (__pyx_t_3) {
 
 
-          /* "_fastmatch/_scan_event.pxi":456
+          /* "_fastmatch/_scan_event.pxi":457
  *                 elif _key_is(p, &ref, c, "resource", 8):
  *                     if not _is_string(p, &ref, c):
  *                         return None             # <<<<<<<<<<<<<<
@@ -13829,7 +14044,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan_event.pxi":455
+          /* "_fastmatch/_scan_event.pxi":456
  *                     group = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "resource", 8):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13838,19 +14053,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":457
+        /* "_fastmatch/_scan_event.pxi":458
  *                     if not _is_string(p, &ref, c):
  *                         return None
  *                     resource = self._str(p, ref.start[c], ref.end[c])             # <<<<<<<<<<<<<<
  *                 elif _key_is(p, &ref, c, "subresource", 11):
  *                     if not _is_string(p, &ref, c):
 */
-        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 457, __pyx_L1_error)
+        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 458, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF_SET(__pyx_v_resource, ((PyObject*)__pyx_t_1));
         __pyx_t_1 = 0;
 
-        /* "_fastmatch/_scan_event.pxi":454
+        /* "_fastmatch/_scan_event.pxi":455
  *                         return None
  *                     group = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "resource", 8):             # <<<<<<<<<<<<<<
@@ -13860,7 +14075,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L56;
       }
 
-      /* "_fastmatch/_scan_event.pxi":458
+      /* "_fastmatch/_scan_event.pxi":459
  *                         return None
  *                     resource = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "subresource", 11):             # <<<<<<<<<<<<<<
@@ -13872,7 +14087,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_3) {
 
 
-        /* "_fastmatch/_scan_event.pxi":459
+        /* "_fastmatch/_scan_event.pxi":460
  *                     resource = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "subresource", 11):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13884,7 +14099,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         if (__pyx_t_3) {
 
 
-          /* "_fastmatch/_scan_event.pxi":460
+          /* "_fastmatch/_scan_event.pxi":461
  *                 elif _key_is(p, &ref, c, "subresource", 11):
  *                     if not _is_string(p, &ref, c):
  *                         return None             # <<<<<<<<<<<<<<
@@ -13901,7 +14116,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan_event.pxi":459
+          /* "_fastmatch/_scan_event.pxi":460
  *                     resource = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "subresource", 11):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13910,19 +14125,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":461
+        /* "_fastmatch/_scan_event.pxi":462
  *                     if not _is_string(p, &ref, c):
  *                         return None
  *                     sub = self._str(p, ref.start[c], ref.end[c])             # <<<<<<<<<<<<<<
  *                 elif _key_is(p, &ref, c, "name", 4):
  *                     if not _is_string(p, &ref, c):
 */
-        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 461, __pyx_L1_error)
+        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 462, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF_SET(__pyx_v_sub, ((PyObject*)__pyx_t_1));
         __pyx_t_1 = 0;
 
-        /* "_fastmatch/_scan_event.pxi":458
+        /* "_fastmatch/_scan_event.pxi":459
  *                         return None
  *                     resource = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "subresource", 11):             # <<<<<<<<<<<<<<
@@ -13932,7 +14147,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L56;
       }
 
-      /* "_fastmatch/_scan_event.pxi":462
+      /* "_fastmatch/_scan_event.pxi":463
  *                         return None
  *                     sub = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "name", 4):             # <<<<<<<<<<<<<<
@@ -13944,7 +14159,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_3) {
 
 
-        /* "_fastmatch/_scan_event.pxi":463
+        /* "_fastmatch/_scan_event.pxi":464
  *                     sub = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "name", 4):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13956,7 +14171,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         if (__pyx_t_3) {
 
 
-          /* "_fastmatch/_scan_event.pxi":464
+          /* "_fastmatch/_scan_event.pxi":465
  *                 elif _key_is(p, &ref, c, "name", 4):
  *                     if not _is_string(p, &ref, c):
  *                         return None             # <<<<<<<<<<<<<<
@@ -13973,7 +14188,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan_event.pxi":463
+          /* "_fastmatch/_scan_event.pxi":464
  *                     sub = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "name", 4):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13982,19 +14197,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":465
+        /* "_fastmatch/_scan_event.pxi":466
  *                     if not _is_string(p, &ref, c):
  *                         return None
  *                     name = self._str(p, ref.start[c], ref.end[c])             # <<<<<<<<<<<<<<
  *         else:
  *             i_ref = NO_MEMBER
 */
-        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 465, __pyx_L1_error)
+        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 466, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF_SET(__pyx_v_name, ((PyObject*)__pyx_t_1));
         __pyx_t_1 = 0;
 
-        /* "_fastmatch/_scan_event.pxi":462
+        /* "_fastmatch/_scan_event.pxi":463
  *                         return None
  *                     sub = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "name", 4):             # <<<<<<<<<<<<<<
@@ -14006,7 +14221,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
 
 
-    /* "_fastmatch/_scan_event.pxi":441
+    /* "_fastmatch/_scan_event.pxi":442
  *         if user is None:
  *             return None
  *         if i_ref != NO_MEMBER and p[m.start[i_ref]] != 110:             # <<<<<<<<<<<<<<
@@ -14016,7 +14231,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     goto __pyx_L50;
   }
 
-  /* "_fastmatch/_scan_event.pxi":467
+  /* "_fastmatch/_scan_event.pxi":468
  *                     name = self._str(p, ref.start[c], ref.end[c])
  *         else:
  *             i_ref = NO_MEMBER             # <<<<<<<<<<<<<<
@@ -14028,7 +14243,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   __pyx_L50:;
 
-  /* "_fastmatch/_scan_event.pxi":469
+  /* "_fastmatch/_scan_event.pxi":470
  *             i_ref = NO_MEMBER
  *         # The request path: the URI up to its first "?".
  *         s, e = m.start[i_uri], m.end[i_uri]             # <<<<<<<<<<<<<<
@@ -14042,7 +14257,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __pyx_v_s = __pyx_t_8;
   __pyx_v_e = __pyx_t_7;
 
-  /* "_fastmatch/_scan_event.pxi":470
+  /* "_fastmatch/_scan_event.pxi":471
  *         # The request path: the URI up to its first "?".
  *         s, e = m.start[i_uri], m.end[i_uri]
  *         found = <const uchar*>memchr(p + s + 1, 63, <size_t>(e - s - 2))  # ?             # <<<<<<<<<<<<<<
@@ -14051,7 +14266,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_found = ((__pyx_t_10_fastmatch_5_scan_uchar const *)memchr(((__pyx_v_p + __pyx_v_s) + 1), 63, ((size_t)((__pyx_v_e - __pyx_v_s) - 2))));
 
-  /* "_fastmatch/_scan_event.pxi":471
+  /* "_fastmatch/_scan_event.pxi":472
  *         s, e = m.start[i_uri], m.end[i_uri]
  *         found = <const uchar*>memchr(p + s + 1, 63, <size_t>(e - s - 2))  # ?
  *         q = found - p if found != NULL else e - 1             # <<<<<<<<<<<<<<
@@ -14070,7 +14285,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 
   __pyx_v_q = __pyx_t_9;
 
-  /* "_fastmatch/_scan_event.pxi":472
+  /* "_fastmatch/_scan_event.pxi":473
  *         found = <const uchar*>memchr(p + s + 1, 63, <size_t>(e - s - 2))  # ?
  *         q = found - p if found != NULL else e - 1
  *         if _has_backslash(p, s, q):             # <<<<<<<<<<<<<<
@@ -14082,14 +14297,14 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_3) {
 
 
-    /* "_fastmatch/_scan_event.pxi":473
+    /* "_fastmatch/_scan_event.pxi":474
  *         q = found - p if found != NULL else e - 1
  *         if _has_backslash(p, s, q):
  *             url_path = self._str(p, s, e).partition("?")[0]             # <<<<<<<<<<<<<<
  *         else:
  *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)
 */
-    __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, __pyx_v_s, __pyx_v_e); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 473, __pyx_L1_error)
+    __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, __pyx_v_s, __pyx_v_e); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 474, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __pyx_t_10 = __pyx_t_11;
     __Pyx_INCREF(__pyx_t_10);
@@ -14099,18 +14314,18 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_partition, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 473, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 474, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    if (!(likely(PyTuple_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("tuple", __pyx_t_1))) __PYX_ERR(1, 473, __pyx_L1_error)
+    if (!(likely(PyTuple_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("tuple", __pyx_t_1))) __PYX_ERR(1, 474, __pyx_L1_error)
     __pyx_t_11 = __Pyx_PyTuple_GET_ITEM(__pyx_t_1, 0);
     __Pyx_INCREF(__pyx_t_11);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(1, 473, __pyx_L1_error)
+    if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(1, 474, __pyx_L1_error)
     __pyx_v_url_path = ((PyObject*)__pyx_t_11);
     __pyx_t_11 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":472
+    /* "_fastmatch/_scan_event.pxi":473
  *         found = <const uchar*>memchr(p + s + 1, 63, <size_t>(e - s - 2))  # ?
  *         q = found - p if found != NULL else e - 1
  *         if _has_backslash(p, s, q):             # <<<<<<<<<<<<<<
@@ -14120,7 +14335,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     goto __pyx_L62;
   }
 
-  /* "_fastmatch/_scan_event.pxi":475
+  /* "_fastmatch/_scan_event.pxi":476
  *             url_path = self._str(p, s, e).partition("?")[0]
  *         else:
  *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)             # <<<<<<<<<<<<<<
@@ -14128,24 +14343,24 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
  *         ev.level = LEVEL_NAMES[rank]
 */
   /*else*/ {
-    __pyx_t_11 = PyUnicode_DecodeASCII(((((char const *)__pyx_v_p) + __pyx_v_s) + 1), ((__pyx_v_q - __pyx_v_s) - 1), NULL); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 475, __pyx_L1_error)
+    __pyx_t_11 = PyUnicode_DecodeASCII(((((char const *)__pyx_v_p) + __pyx_v_s) + 1), ((__pyx_v_q - __pyx_v_s) - 1), NULL); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 476, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __pyx_v_url_path = ((PyObject*)__pyx_t_11);
     __pyx_t_11 = 0;
   }
   __pyx_L62:;
 
-  /* "_fastmatch/_scan_event.pxi":476
+  /* "_fastmatch/_scan_event.pxi":477
  *         else:
  *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)
  *         ev.annotations_simple = self._simple_annotations(p, m, ev._i_ann)             # <<<<<<<<<<<<<<
  *         ev.level = LEVEL_NAMES[rank]
  *         ev.stage = STAGE_NAMES[stage]
 */
-  __pyx_t_3 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_simple_annotations(__pyx_v_self, __pyx_v_p, __pyx_v_m, __pyx_v_ev->_i_ann); if (unlikely(PyErr_Occurred())) __PYX_ERR(1, 476, __pyx_L1_error)
+  __pyx_t_3 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_simple_annotations(__pyx_v_self, __pyx_v_p, __pyx_v_m, __pyx_v_ev->_i_ann); if (unlikely(PyErr_Occurred())) __PYX_ERR(1, 477, __pyx_L1_error)
   __pyx_v_ev->annotations_simple = __pyx_t_3;
 
-  /* "_fastmatch/_scan_event.pxi":477
+  /* "_fastmatch/_scan_event.pxi":478
  *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)
  *         ev.annotations_simple = self._simple_annotations(p, m, ev._i_ann)
  *         ev.level = LEVEL_NAMES[rank]             # <<<<<<<<<<<<<<
@@ -14154,17 +14369,17 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   if (unlikely(__pyx_v_10_fastmatch_5_scan_LEVEL_NAMES == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(1, 477, __pyx_L1_error)
+    __PYX_ERR(1, 478, __pyx_L1_error)
   }
   __pyx_t_11 = __Pyx_PyTuple_GET_ITEM(__pyx_v_10_fastmatch_5_scan_LEVEL_NAMES, __pyx_v_rank);
   __Pyx_INCREF(__pyx_t_11);
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(1, 477, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(1, 478, __pyx_L1_error)
   __Pyx_GIVEREF(__pyx_t_11);
   __Pyx_GOTREF(__pyx_v_ev->level);
   __Pyx_DECREF_SET(__pyx_v_ev->level, ((PyObject*)__pyx_t_11));
   __pyx_t_11 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":478
+  /* "_fastmatch/_scan_event.pxi":479
  *         ev.annotations_simple = self._simple_annotations(p, m, ev._i_ann)
  *         ev.level = LEVEL_NAMES[rank]
  *         ev.stage = STAGE_NAMES[stage]             # <<<<<<<<<<<<<<
@@ -14173,89 +14388,89 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   if (unlikely(__pyx_v_10_fastmatch_5_scan_STAGE_NAMES == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(1, 478, __pyx_L1_error)
+    __PYX_ERR(1, 479, __pyx_L1_error)
   }
   __pyx_t_11 = __Pyx_PyTuple_GET_ITEM(__pyx_v_10_fastmatch_5_scan_STAGE_NAMES, __pyx_v_stage);
   __Pyx_INCREF(__pyx_t_11);
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(1, 478, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(1, 479, __pyx_L1_error)
   __Pyx_GIVEREF(__pyx_t_11);
   __Pyx_GOTREF(__pyx_v_ev->stage);
   __Pyx_DECREF_SET(__pyx_v_ev->stage, ((PyObject*)__pyx_t_11));
   __pyx_t_11 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":479
+  /* "_fastmatch/_scan_event.pxi":480
  *         ev.level = LEVEL_NAMES[rank]
  *         ev.stage = STAGE_NAMES[stage]
  *         ev.verb = self._str(p, m.start[i_verb], m.end[i_verb])             # <<<<<<<<<<<<<<
  *         ev.audit_id = self._str(p, m.start[i_id], m.end[i_id])
  *         ev.request = (user[0], user[1], ev.verb, ns, group, resource, sub, name, url_path, i_ref != NO_MEMBER, ev.level)
 */
-  __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_verb]), (__pyx_v_m->end[__pyx_v_i_verb])); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 479, __pyx_L1_error)
+  __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_verb]), (__pyx_v_m->end[__pyx_v_i_verb])); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 480, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __Pyx_GIVEREF(__pyx_t_11);
   __Pyx_GOTREF(__pyx_v_ev->verb);
   __Pyx_DECREF_SET(__pyx_v_ev->verb, ((PyObject*)__pyx_t_11));
   __pyx_t_11 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":480
+  /* "_fastmatch/_scan_event.pxi":481
  *         ev.stage = STAGE_NAMES[stage]
  *         ev.verb = self._str(p, m.start[i_verb], m.end[i_verb])
  *         ev.audit_id = self._str(p, m.start[i_id], m.end[i_id])             # <<<<<<<<<<<<<<
  *         ev.request = (user[0], user[1], ev.verb, ns, group, resource, sub, name, url_path, i_ref != NO_MEMBER, ev.level)
  *         ev.raw = data
 */
-  __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_id]), (__pyx_v_m->end[__pyx_v_i_id])); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 480, __pyx_L1_error)
+  __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_id]), (__pyx_v_m->end[__pyx_v_i_id])); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 481, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __Pyx_GIVEREF(__pyx_t_11);
   __Pyx_GOTREF(__pyx_v_ev->audit_id);
   __Pyx_DECREF_SET(__pyx_v_ev->audit_id, ((PyObject*)__pyx_t_11));
   __pyx_t_11 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":481
+  /* "_fastmatch/_scan_event.pxi":482
  *         ev.verb = self._str(p, m.start[i_verb], m.end[i_verb])
  *         ev.audit_id = self._str(p, m.start[i_id], m.end[i_id])
  *         ev.request = (user[0], user[1], ev.verb, ns, group, resource, sub, name, url_path, i_ref != NO_MEMBER, ev.level)             # <<<<<<<<<<<<<<
  *         ev.raw = data
  *         ev.source = source
 */
-  __pyx_t_11 = __Pyx_GetItemInt(__pyx_v_user, 0, long, 1, __Pyx_PyLong_From_long, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 481, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_GetItemInt(__pyx_v_user, 0, long, 1, __Pyx_PyLong_From_long, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 482, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_user, 1, long, 1, __Pyx_PyLong_From_long, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 481, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_user, 1, long, 1, __Pyx_PyLong_From_long, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 482, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_10 = __Pyx_PyBool_FromLong((__pyx_v_i_ref != __pyx_e_10_fastmatch_5_scan_NO_MEMBER)); if (unlikely(!__pyx_t_10)) __PYX_ERR(1, 481, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyBool_FromLong((__pyx_v_i_ref != __pyx_e_10_fastmatch_5_scan_NO_MEMBER)); if (unlikely(!__pyx_t_10)) __PYX_ERR(1, 482, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_13 = PyTuple_New(11); if (unlikely(!__pyx_t_13)) __PYX_ERR(1, 481, __pyx_L1_error)
+  __pyx_t_13 = PyTuple_New(11); if (unlikely(!__pyx_t_13)) __PYX_ERR(1, 482, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
   __Pyx_GIVEREF(__pyx_t_11);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_t_11) != (0)) __PYX_ERR(1, 481, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_t_11) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_1);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_t_1) != (0)) __PYX_ERR(1, 481, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_t_1) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_ev->verb);
   __Pyx_GIVEREF(__pyx_v_ev->verb);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_v_ev->verb) != (0)) __PYX_ERR(1, 481, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_v_ev->verb) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_ns);
   __Pyx_GIVEREF(__pyx_v_ns);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 3, __pyx_v_ns) != (0)) __PYX_ERR(1, 481, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 3, __pyx_v_ns) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_group);
   __Pyx_GIVEREF(__pyx_v_group);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 4, __pyx_v_group) != (0)) __PYX_ERR(1, 481, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 4, __pyx_v_group) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_resource);
   __Pyx_GIVEREF(__pyx_v_resource);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 5, __pyx_v_resource) != (0)) __PYX_ERR(1, 481, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 5, __pyx_v_resource) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_sub);
   __Pyx_GIVEREF(__pyx_v_sub);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 6, __pyx_v_sub) != (0)) __PYX_ERR(1, 481, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 6, __pyx_v_sub) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_name);
   __Pyx_GIVEREF(__pyx_v_name);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 7, __pyx_v_name) != (0)) __PYX_ERR(1, 481, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 7, __pyx_v_name) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_url_path);
   __Pyx_GIVEREF(__pyx_v_url_path);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 8, __pyx_v_url_path) != (0)) __PYX_ERR(1, 481, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 8, __pyx_v_url_path) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_10);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 9, __pyx_t_10) != (0)) __PYX_ERR(1, 481, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 9, __pyx_t_10) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_ev->level);
   __Pyx_GIVEREF(__pyx_v_ev->level);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 10, __pyx_v_ev->level) != (0)) __PYX_ERR(1, 481, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 10, __pyx_v_ev->level) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
   __pyx_t_11 = 0;
   __pyx_t_1 = 0;
   __pyx_t_10 = 0;
@@ -14264,7 +14479,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_DECREF_SET(__pyx_v_ev->request, ((PyObject*)__pyx_t_13));
   __pyx_t_13 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":482
+  /* "_fastmatch/_scan_event.pxi":483
  *         ev.audit_id = self._str(p, m.start[i_id], m.end[i_id])
  *         ev.request = (user[0], user[1], ev.verb, ns, group, resource, sub, name, url_path, i_ref != NO_MEMBER, ev.level)
  *         ev.raw = data             # <<<<<<<<<<<<<<
@@ -14276,7 +14491,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_GOTREF(__pyx_v_ev->raw);
   __Pyx_DECREF_SET(__pyx_v_ev->raw, __pyx_v_data);
 
-  /* "_fastmatch/_scan_event.pxi":483
+  /* "_fastmatch/_scan_event.pxi":484
  *         ev.request = (user[0], user[1], ev.verb, ns, group, resource, sub, name, url_path, i_ref != NO_MEMBER, ev.level)
  *         ev.raw = data
  *         ev.source = source             # <<<<<<<<<<<<<<
@@ -14288,7 +14503,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_GOTREF(__pyx_v_ev->source);
   __Pyx_DECREF_SET(__pyx_v_ev->source, __pyx_v_source);
 
-  /* "_fastmatch/_scan_event.pxi":484
+  /* "_fastmatch/_scan_event.pxi":485
  *         ev.raw = data
  *         ev.source = source
  *         ev.envelope = envelope             # <<<<<<<<<<<<<<
@@ -14300,7 +14515,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_GOTREF(__pyx_v_ev->envelope);
   __Pyx_DECREF_SET(__pyx_v_ev->envelope, __pyx_v_envelope);
 
-  /* "_fastmatch/_scan_event.pxi":485
+  /* "_fastmatch/_scan_event.pxi":486
  *         ev.source = source
  *         ev.envelope = envelope
  *         ev.synthesized = ""             # <<<<<<<<<<<<<<
@@ -14312,7 +14527,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_GOTREF(__pyx_v_ev->synthesized);
   __Pyx_DECREF_SET(__pyx_v_ev->synthesized, __pyx_mstate_global->__pyx_kp_u__4);
 
-  /* "_fastmatch/_scan_event.pxi":486
+  /* "_fastmatch/_scan_event.pxi":487
  *         ev.envelope = envelope
  *         ev.synthesized = ""
  *         ev._api_version = api_version             # <<<<<<<<<<<<<<
@@ -14324,7 +14539,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_GOTREF(__pyx_v_ev->_api_version);
   __Pyx_DECREF_SET(__pyx_v_ev->_api_version, __pyx_v_api_version);
 
-  /* "_fastmatch/_scan_event.pxi":487
+  /* "_fastmatch/_scan_event.pxi":488
  *         ev.synthesized = ""
  *         ev._api_version = api_version
  *         return ev             # <<<<<<<<<<<<<<
@@ -14342,7 +14557,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":367
+  /* "_fastmatch/_scan_event.pxi":368
  *         return self._scan(data, source, api_version, envelope)
  * 
  *     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):             # <<<<<<<<<<<<<<
@@ -14392,7 +14607,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":489
+/* "_fastmatch/_scan_event.pxi":490
  *         return ev
  * 
  *     cdef bint _simple_annotations(self, const uchar* p, Members* m, int i_ann):             # <<<<<<<<<<<<<<
@@ -14415,7 +14630,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   int __pyx_t_6;
   __Pyx_RefNannySetupContext("_simple_annotations", 0);
 
-  /* "_fastmatch/_scan_event.pxi":495
+  /* "_fastmatch/_scan_event.pxi":496
  *         cdef int c
  *         cdef Py_ssize_t s
  *         cdef Py_ssize_t plen = PyBytes_GET_SIZE(self._prefix)             # <<<<<<<<<<<<<<
@@ -14427,7 +14642,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   __pyx_v_plen = PyBytes_GET_SIZE(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":496
+  /* "_fastmatch/_scan_event.pxi":497
  *         cdef Py_ssize_t s
  *         cdef Py_ssize_t plen = PyBytes_GET_SIZE(self._prefix)
  *         if i_ann == NO_MEMBER or p[m.start[i_ann]] == 110:             # <<<<<<<<<<<<<<
@@ -14453,7 +14668,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":497
+    /* "_fastmatch/_scan_event.pxi":498
  *         cdef Py_ssize_t plen = PyBytes_GET_SIZE(self._prefix)
  *         if i_ann == NO_MEMBER or p[m.start[i_ann]] == 110:
  *             return True             # <<<<<<<<<<<<<<
@@ -14466,7 +14681,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":496
+    /* "_fastmatch/_scan_event.pxi":497
  *         cdef Py_ssize_t s
  *         cdef Py_ssize_t plen = PyBytes_GET_SIZE(self._prefix)
  *         if i_ann == NO_MEMBER or p[m.start[i_ann]] == 110:             # <<<<<<<<<<<<<<
@@ -14475,7 +14690,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":498
+  /* "_fastmatch/_scan_event.pxi":499
  *         if i_ann == NO_MEMBER or p[m.start[i_ann]] == 110:
  *             return True
  *         if p[m.start[i_ann]] != 123 or _members(p, m.start[i_ann], m.end[i_ann], &inner, 2) < 0:             # <<<<<<<<<<<<<<
@@ -14501,7 +14716,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":499
+    /* "_fastmatch/_scan_event.pxi":500
  *             return True
  *         if p[m.start[i_ann]] != 123 or _members(p, m.start[i_ann], m.end[i_ann], &inner, 2) < 0:
  *             return False             # <<<<<<<<<<<<<<
@@ -14514,7 +14729,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":498
+    /* "_fastmatch/_scan_event.pxi":499
  *         if i_ann == NO_MEMBER or p[m.start[i_ann]] == 110:
  *             return True
  *         if p[m.start[i_ann]] != 123 or _members(p, m.start[i_ann], m.end[i_ann], &inner, 2) < 0:             # <<<<<<<<<<<<<<
@@ -14523,7 +14738,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":500
+  /* "_fastmatch/_scan_event.pxi":501
  *         if p[m.start[i_ann]] != 123 or _members(p, m.start[i_ann], m.end[i_ann], &inner, 2) < 0:
  *             return False
  *         for c in range(inner.count):             # <<<<<<<<<<<<<<
@@ -14537,7 +14752,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
     __pyx_v_c = __pyx_t_6;
 
-    /* "_fastmatch/_scan_event.pxi":501
+    /* "_fastmatch/_scan_event.pxi":502
  *             return False
  *         for c in range(inner.count):
  *             s = inner.start[c]             # <<<<<<<<<<<<<<
@@ -14546,7 +14761,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
 */
     __pyx_v_s = (__pyx_v_inner.start[__pyx_v_c]);
 
-    /* "_fastmatch/_scan_event.pxi":502
+    /* "_fastmatch/_scan_event.pxi":503
  *         for c in range(inner.count):
  *             s = inner.start[c]
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):             # <<<<<<<<<<<<<<
@@ -14572,7 +14787,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":503
+      /* "_fastmatch/_scan_event.pxi":504
  *             s = inner.start[c]
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):
  *                 return False             # <<<<<<<<<<<<<<
@@ -14585,7 +14800,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_event.pxi":502
+      /* "_fastmatch/_scan_event.pxi":503
  *         for c in range(inner.count):
  *             s = inner.start[c]
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):             # <<<<<<<<<<<<<<
@@ -14594,7 +14809,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":504
+    /* "_fastmatch/_scan_event.pxi":505
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):
  *                 return False
  *             if inner.colon[c] - inner.key[c] - 2 >= plen and memcmp(             # <<<<<<<<<<<<<<
@@ -14612,7 +14827,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
       goto __pyx_L15_bool_binop_done;
     }
 
-    /* "_fastmatch/_scan_event.pxi":505
+    /* "_fastmatch/_scan_event.pxi":506
  *                 return False
  *             if inner.colon[c] - inner.key[c] - 2 >= plen and memcmp(
  *                 p + inner.key[c] + 1, PyBytes_AS_STRING(self._prefix), plen             # <<<<<<<<<<<<<<
@@ -14622,7 +14837,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
     __pyx_t_1 = __pyx_v_self->_prefix;
     __Pyx_INCREF(__pyx_t_1);
 
-    /* "_fastmatch/_scan_event.pxi":506
+    /* "_fastmatch/_scan_event.pxi":507
  *             if inner.colon[c] - inner.key[c] - 2 >= plen and memcmp(
  *                 p + inner.key[c] + 1, PyBytes_AS_STRING(self._prefix), plen
  *             ) == 0:             # <<<<<<<<<<<<<<
@@ -14637,7 +14852,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
 
     __pyx_L15_bool_binop_done:;
 
-    /* "_fastmatch/_scan_event.pxi":504
+    /* "_fastmatch/_scan_event.pxi":505
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):
  *                 return False
  *             if inner.colon[c] - inner.key[c] - 2 >= plen and memcmp(             # <<<<<<<<<<<<<<
@@ -14647,7 +14862,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":507
+      /* "_fastmatch/_scan_event.pxi":508
  *                 p + inner.key[c] + 1, PyBytes_AS_STRING(self._prefix), plen
  *             ) == 0:
  *                 return False             # <<<<<<<<<<<<<<
@@ -14659,7 +14874,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_event.pxi":504
+      /* "_fastmatch/_scan_event.pxi":505
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):
  *                 return False
  *             if inner.colon[c] - inner.key[c] - 2 >= plen and memcmp(             # <<<<<<<<<<<<<<
@@ -14670,7 +14885,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":508
+  /* "_fastmatch/_scan_event.pxi":509
  *             ) == 0:
  *                 return False
  *         return True             # <<<<<<<<<<<<<<
@@ -14681,7 +14896,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":489
+  /* "_fastmatch/_scan_event.pxi":490
  *         return ev
  * 
  *     cdef bint _simple_annotations(self, const uchar* p, Members* m, int i_ann):             # <<<<<<<<<<<<<<
@@ -16607,20 +16822,20 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_scan_many, __pyx_t_2) < (0)) __PYX_ERR(1, 351, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":363
+  /* "_fastmatch/_scan_event.pxi":364
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
  *         """The event in ``data`` (an ASCII JSON object), or None: then take the reference path."""
  *         return self._scan(data, source, api_version, envelope)
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_7Scanner_5scan, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Scanner_scan, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 363, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_7Scanner_5scan, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Scanner_scan, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 364, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_2, __pyx_mstate_global->__pyx_tuple[4]);
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_scan, __pyx_t_2) < (0)) __PYX_ERR(1, 363, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_scan, __pyx_t_2) < (0)) __PYX_ERR(1, 364, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "(tree fragment)":1
@@ -16796,7 +17011,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[3]);
 
-  /* "_fastmatch/_scan_event.pxi":363
+  /* "_fastmatch/_scan_event.pxi":364
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
@@ -16805,7 +17020,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_kp_u__4};
-    __pyx_mstate_global->__pyx_tuple[4] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[4])) __PYX_ERR(1, 363, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[4] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[4])) __PYX_ERR(1, 364, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[4]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[4]);
@@ -16846,38 +17061,38 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{10},{15},{1},{179},{95},{26},{8},{7},{6},{2},{9},{13},{8},{4},{5},{7},{15},{15},{16},{15},{12},{30},{32},{19},{7},{25},{27},{12},{17},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{14},{12},{10},{17},{13},{12},{12},{19},{8},{5},{16},{13},{17},{17},{9},{11},{18},{18},{1},{18},{5},{3},{4},{10},{8},{8},{5},{5},{3},{1},{7},{5},{10},{11},{1},{9},{6},{6},{19},{7},{3},{1},{9},{5},{5},{3},{3},{4},{6},{13},{14},{4},{9},{4},{10},{4},{4},{6},{5},{6},{12},{5},{6},{1}};
-    const struct { const unsigned int length: 11; } bytes_length_index[] = {{7},{10},{6},{7},{9},{17},{17},{18},{17},{17},{1},{1},{9},{11},{55},{135},{112},{1086},{22}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{10},{15},{1},{179},{95},{26},{8},{7},{6},{2},{9},{13},{8},{4},{5},{7},{15},{15},{16},{15},{12},{30},{32},{19},{7},{25},{27},{12},{17},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{14},{12},{10},{17},{13},{12},{12},{19},{8},{5},{16},{13},{17},{17},{9},{11},{18},{18},{1},{18},{5},{3},{4},{10},{8},{8},{5},{5},{3},{1},{5},{10},{11},{1},{9},{6},{6},{19},{7},{3},{1},{9},{5},{5},{3},{3},{4},{6},{13},{14},{4},{9},{4},{10},{4},{4},{6},{5},{6},{12},{5},{6},{1}};
+    const struct { const unsigned int length: 11; } bytes_length_index[] = {{7},{10},{6},{7},{9},{17},{17},{18},{17},{17},{1},{1},{9},{11},{55},{135},{100},{1086},{22}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1719 bytes) */
-static const char cstring[] = "x\332\265TMs\333\306\0316\035\326\246c\331\026%&\226\323z\014\322r%7\t]Vl\342L>\034Z\226=\255c\215HQQ\2428\301,\201\245\264\021\010\200\330\005%\252NGG\036q\334#\2168\342\210#\216<\356\021G\376\204\374\204\276K\2204\023\327\323S1C\356\356\273\273\357\307\363\274\317*\255>\303T\261\332\312:s0V\332\016:\354`\223\335\177\264m1\254\260#\304\224\315>;\262L\205PE\307\006ia\0071l\364\025\312\034\2421\354\310C\246\262\263\265\363q\365aUA\246\2568\370g\2541\252P\267\245\031\210\3224@\313%\006#\246\302\3726\246e\345\037m\245o\271\212\211\261\2560K\261\341\334\374\005v\204M\205b&\047\312\0322M\213!F,S\205\353\304<\\St\342@\020\322\303\362\366SdP\\\336!\332\261\001\2332\032d\347jL\351\340\016$,=kG\n\202\021\033\355\262\332Q:.eJ\013+\370\3246\210F\030\324\343\340\256\213)\203tN\010;R\276F.\263T[\272\304\353M\307\305\367\3256\242\254\203\230v\364@\245\0322U\334\003\244\312\366)A\272\256B\202X\047\024\265\014\214M\371\177\250\021\232\316t*\203`\345\304\221\230\276\300\014\351\210\241m\313\304;\310$Z#\r<\0334\014U\351\263%\265-\223\342\351\270iul\003\263\331z\227!\007\002\357B>&\326\267dF\363\363\262\252:Xw5\254jc\026U\365w\273\0001\005d\337\262\357`S\307Nj\232\016os\351\274\335\233S\226x\315\317\325\0162\373\252\272\323?\205\337\023\350#u\033\237B\261mU\235p\215U\370t\271\003_\333559\036N\375\303\327A\304\034\217\226\356\032c\213\211:\351\210O\344`\203s\355\010k\307\324\355\244+\007S\327`\351|\342GNeG\2463\327L\t\237\346\235Z{L\262(]v]dL\243L@P\337\200cf\300\247r\001\230\3142\243s\371\277\201\225\252\202\024\331\264\352Y\263\225\323f#T\325,\307rABxN\016\266\203\333\344\364\265\201\252=d\270\030\331dn\002\n\200-d\333@\247:w\026\321\276\251\021\253<sL5\r\004\204U@\2269H\303-\244\035k\226k2\315e\262gu\254Y:\006\354\034\035\316:\360\030`\263\207\r\313\306\300\236\203\332\304\241\0148\"\240\003\252\021B\030\356\320c\002A\307\271\030 \030#\235v:\350T\035\277=\035\354\034b\335j\311\047\303\352\020&;\003\201Em\023l\350\324r\310!1)\244g\333\320\351D\346mKXl\002B\261-\333\266\250\203\314""\343\264S\047\032Nc8\023\211\244+\t\342\254\363\3443\000\370\353\270\215\240!(9\303\324\260\030Dq4<&\305\265u\371\017\227\2474\215\235\244\236NJcu\224JS)\227JR\314\245\322X\316\245\322D\272\263\311T\322s\20643i\370\255\254_[&\302.\225\220\253\023V>~H\313\304z\320\253\224\376\365\313y&\311\276;\370\320\253\313\311=\277\356\267\203\332yf\224\275\303\273B\371kx5\372<>\026\365F\222]\366>\345\353~\321\257$\331\313\347\257`QLr\367\203|\360\227p;.&\331\253\203\312y\346\327\334\205w\377(7\362^\301\373\311\257\372ga!\254\047\271E\357\262\327\345\227\270\021\024\345\355\336`\337\333\342\005\016;K\036\234\276\351uG\360\307\370\227\301\345\300\r7C\026}\026?\033\376]\354\354\212\335}\261\257\n\265-\332\207\362j7\311\335\0207\326\203lP\013\366\303\347\321I\214F\277\265t\317k\277^\272pe\325\337\360\221\017\307Wx\206\257\370\371Qna\260\345\275\347!\257\233,\024\274\247\274\310+\311\302\215\001\363*\3363\276\301\333\376\223\340bP\022\037}\021\325\242\203\370L\324\367\304\336\2018h\211\226\226,.\303)\231\361\267~\305\177\026|\032\026\303jx\026\347!\231\201\214\267t\341\312\035n\212\217\276\214\352\221\016h\344>\000\367U\016U\001\214I\3566o\372\267\202\273\301AH\243\325\350(\326\206ps\315\357A\276[Q!j\306+\303\345am\224+\372c;\334X\365kI\016\330\030IO\243\334\325\301\347\220x\217\357\372Y\330X\370\200\337\207<\340\004\200\236\326\360\020*\370\031 \330\n\227\303\027q!n\016\337\037R\321\330M\026\025\270\262\0054\255\006$\354\246\207?\343\233\374,(\004{\341] g\261\350\027\374\275\240\030T\203\263(/}~\342\335\344\231\t6\311\342*\000s-\254\207(\311\257\360\313P\016X\306\010/\310\340\267&\240\3103\315\350V|7VEs/YX\341Y\376\024\272\245\352\277\002\250N#\032?\030#\372\255\004\377\261\327\022+\353A&\370S\330\000HJ\342\213o\206\265a]nAQ3\236\322$\372\374\017\274\301\251\277\352\223\200\206\245qw@Z\371da\321\273\350\335\365\232\300\256,\240\024l\003\270\255\370\235\270\032\367\305NS4\277\027\337\377 ~x9>[\360\236\360k\320\335Zp;\264\304V\232\311{\336\036\377\320\337\r\336\t*\301S\340t#lE\031 D""\222X\212\001\350\202(@\261\376A\320\013\367\243\177\306(f\303\312ps\350\200 D\343;\361\035D8\230d=\246B\202\375\"\314\207\305\327\276/\002\357\r\361\340Q\324\2153\243\334uq\035\370\r.\005\010\352\024\013\267y\235\303\354\312 ?\2707\000\332\257\017\220\024Kf\342n\311[\005\034(\277\307\377\035\274\004n\346\r\342\343\257\"\024\375\"\276y)^\376(~\374\351w\233_\307\231\377r\374\225x.\021\201\033\377O\254\047\215\223\367\362\336\032\317\047\2137S\311\325\346\023r\374\245q\327d\240\017\353A;\254\205\273\321\305\250\030U%N\311\302\265A}p\350AG\200\360\336B\336\215A\317\333\347\265d\361}O\007\265mp\354\177%*\217\343b\374pV\345hn\363o~#E>`a%|\002D/G\217\001\223^\\\217\321\234\224\336\310\374\177\343*\036\301;\245\tM\027:N\331\\\363\306J\252\016\034o\311\333\360\220\274S\3663\376\2350\003/b#|\025W\240\277\344\353!\262\317\207\025x\302 \362\047<\317\377\354\347\244\332\376\003c\351\223\315";
-    PyObject *data = __Pyx_DecompressString(cstring, 1719, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1708 bytes) */
+static const char cstring[] = "x\332\265T\317s\3336\026\216R5Q\032\047\261l\265q\332\315\204R\234\265\263m\225\325Zm\323\351\217Tq\234\314n\032\217%\313u\233\246\345@$d\243\246H\212\000e\313Mw|\324\221G\034y\344\221G\036y\324\021G\036\365\047\364O\330\007QR\324f3{Z\316H\000\336\003\336\373\360\275\367Ai\365\031\246\212\325V\326\231\203\261\322v\320A\007\233\354\356\203m\213a\205\035\"\246l\366\331\241e*\204*:6H\013;\210a\243\257P\346\020\215aGn2\225\235\255\235\217\253\367\253\n2u\305\301\277`\215Q\205\272-\315@\224\246\tZ.1\0301\025\326\2671-+\377l+}\313UL\214u\205Y\212\r\373\346\017\260Cl*\02439Q\326\220iZ\0141b\231*\034\047\346\301\232\242\023\007\222\220\036\226\247\037#\203\342\362\016\321\216\014p\312l\200\316\325\230\322\301\035\000,#k\207\n\202\021\033\355\262\332Q:.eJ\013+\370\3046\210F\030\334\307\301]\027S\006p\216\t;T\276A.\263T[\206\304\353M\307\305w\3256\242\254\203\230vxO\245\0322U\334\003\246\312\366\tA\272\256\002@\254\023\212Z\006\306\246\374?\320\010Mg:\225I\260r\354HN\237a\206t\304\320\266e\342\035d\022\255\221&\236\r\032\206[\351\263%\265-\223\342\351\270iul\003\263\331z\227!\007\022\357\002\036\023\353[\022\321\374\274\254\252\016\326]\r\253\332\270\212\252\372\047/PL\201\3317\370\035l\352\330IM\323\341M!\2357Gs\312\222\257\371\271\332Af_Uw\372\047\360{\004}\244n\343\023\270l[U\047\265\306*|\272\364\300\327vMM\216\007\323\370\360u\0201\307\243\245\273\306\330b\242N:\342c9\330\020\\;\304\332\021u;\351\312\301\3245X:\237\304\221S\331\221\351\3145\323\202Oq\247\326\036\223U\224!\273.2\246Y&$\250\257\32113\340\023\271\000Nf\310\350\034\376\327\270RU\220\"\233\336z\326l\345\264\331\010U5\313\261\\\220\020\236\223\203\355\34069ye\240j\017\031.F6\231\233\200\002\300\205l\033\312\251\316\355E\264oj\304*\317\002SM\003\001a\025\230e\016\322p\013iG\232\345\232Ls\231\354Y\035k\226\216\201;G\207\275\016<\006\330\354a\303\2621T\317Am\342P\0065\"\204\341\016=\"\220m\014\302\000\245\030\351\264\323A\047\352\370\321\351`\347\000\353VK\276\025V\2070\331\022\010,j\233`C\247\226C\016\210I\001""\227mC\213\023\t\330\226|\330\004\024b[\266mQ\007\231Gi\213N\304\233\346p&\332HW\222\275Y\313I\375\003\361:n#\350\004JN15,\006Y\034\r\217\253\341\332\272\374\207\303\323\372\214\203\244\221\216KcY\224JS\r\227JR\305\245\322X\307\245\322D\263\263\311T\313s\206\024\2314\374Q\317\257,\023E\227J\310\325\t+\037\335\247eb\335\353UJ\277\376v\226I\262\357\014>\364\352rr\307\257\373\355\240v\226\031eo\361\256P\376\036^\216\276\210\217D\275\221d\227\275\317\370\272_\364+I\366\342\331KX\024\223\334\335 \037\374-\334\216\213I\366\362\240r\226\371=w\356\235\017\244#\357\025\274\237\375\252\177\032\026\302z\222[\364.z]~\201\033AQ\236\356\r\366\275-^\340\340Y\362`\367u\257;\202?\306\277\n.\006n\270\031\262\350\363\370\311\360\023\261\263+v\367\305\276*\324\266h\037\310\243\335$wM\\[\017\262A-\330\017\237F\3071\032\375\321\322=\253\375~\341\334\245U\177\303G>l_\341\031\276\342\347G\271\205\301\226\367\256\207\274n\262P\360\036\363\"\257\214\026\256\r\230W\361\236\360\r\336\366\037\005\347\203\222\370\350\313\250\026=\217\273\311\3422x$\312\357\374\212\377$\370,,\206\325\3604\316\003\200\201\314\261t\356\322-n\212\217\276\212\352\221\016\014\344\336\207\220U\0167\001\352\222\334M\336\364o\004\267\203\347!\215V\243\303X\033\302\3115\277\007\030\267\242B\324\214W\206\313\303\332(W\364\307v8\261\352\327\222\034T`$#\215r\227\007_\000\330\036\337\365\263\340Xx\237\337\005\034\260\003\210N\306\270\357\003\352_\340\332[\341r\370,.\304\315\341{C*\032\273\311\242\002G\266\2404\253\001\t\273\351\346\317\371&?\r\n\301^x\033\n\262X\364\013\376^P\014\252\301i\224\2271?\365\256\363L\272\265\222,\256\002\031W\302z\210\222\374\n\277\010\327\001\313\230\325\005\231\374\306\204\024\271\247\031\335\210o\307\252h\356%\013+<\313\037C\207T\375\227@\325ID\343{\242\276\047\366\276\223\204?\364Zbe=\310\004\177\t\033@II|\371\355\2606\254K\027\\jV\233\024D\237\277\315\033\234\372\253>\thX\032w\004\300\312\047\013\213\336y\357\266\327\204\212\312\013\224\202m \267\025\277\025W\343\276\330i\212\346\017\342\207""\037\305\217/\306{\013\336#~\005:Z\013n\206\226\330J\221\274\353\355\361\017\375\335\340\255\240\022<\206\232n\204\255(\003\005\221E,\305@tA\024\340\262\376\363\240\027\356G\377\212Q\314\206\225\341\346\320\001\021\210\306\367\342{\310\360|\202z\\\nI\366\2630\037\026_\305>\017uo\210{\017\242n\234\031\345\256\212\253P\337\340B\200\340\236b\341&\257s\230]\032\344\007w\006P\366\253\003$\005\222\231\204[\362V\201\007\312\357\360\177\007/\2406\363\006\361\361\327\021\212~\023\337\276\020/~\022?\375\374\047\3477q\346\277l\177)\236JF\340\304\377\223\353I\343\344\275\274\267\306\363\311\342\365Tf\265y@\216\2774\356\232\014\364a=h\207\265p7:\037\025\243\252\344)Y\2702\250\017\016<\350\010\020\336\033\212wm\320\363\366y-Y|\317\323Am\033\034\373_\213\312\303\270\030\337\237\335r4\347\374\207\337H\231\017XX\t\037A\241\227\243\207\300I/\256\307hNJ\257!\377\337\274\212\007\3606iB\323\205\216\323j\256yc%U\007\216\267\344mxH\236)\373\031\377V\230\201W\260\021\276\214+\320_\362\365\020\331\247\303\n<[\220\371S\236\347\177\365sRm\377\001\357w\212\321";
+    PyObject *data = __Pyx_DecompressString(cstring, 1708, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2217 bytes) */
-static const char cstring[] = "\377 bytes o\377f (tree \377fragment\377)?Note t\377hat Cyth\377on is de\377liberate\377ly stric\367ter!\001n PE\377P-484 an\377d reject\377s subcla\373ss[\003built\377in types\377. If you\377 need to\363 p%\000%\tthen\357 set\200\000e \047\377annotati\367on_<\000ing\047o dirb\000iv\242\000\377o False.\037Pickl\032\000\313\001\233\000\177uct mem\256\000\336\207\001ch a\220\000el\377f._m mus\377t be exp\337licit\315\000re\337quest\214\000wi\377th @auto\373_pO\001e(Tru\377e)_fastm\377atch/_sc\337an_ev\247 .p\277xiadd_\236\000e\377disablee\275n\002\001gcis\004\003d\275sa\001e wr\320!M\377etadataN\377onePanicyRs\003\000\004Rece\323\000\375d\r\006sponse\373Re\002\003Compl{et\007\006Star\261\000=S\215\000nedE\216\001\000\t\377.__reduc7e_c\301B__\017\014\340 \371s\327 \t\024rende\211rW\003\000\004r;\025\025\0017\024r\361.\254!@\004\007\002_man\277y__Pyx\001\000D\376\305`_NextRe\367f__\345De___\363_d\026\001\006\000func\316\014\001get\250\003\032\000ma\373in \001moduln)\002nam\002\003ew9\001\375pZ\000checks\357um__\n\001res\007ult\006\003A\004!\001\216\204\001\033\003\323un\353C\237$r1\003vt<\322A\214\001qual^\005\321$\331_\321.\352&ex\300\001se\313t_\222\005s\265\010\351.__\321t\375`\356\005\344f.\347cis\377_corouti\373ne\204\205\010prefi\375x\226\205\007s_valu\357eapi\000\006_ve\377rsionapp\372\314@_!\010async\367io.P\006sccl\372]\000_\327 trace\377backcoun\357tcut\260\204\001dec\377ode_strd\377escribee\177nvelope\273@\177rafirst\241@\377iisascii\377itemskin\315d\217\003le)\000\232\003mm\367ax_\367\207\002merg\357edob\257\207\001omi\365t\226aa\017\000_fie\377ldsorigi\373ns\365\000ppart\365i\200\207\001p\200\206\001piec\377epopposrGank\244\204\003\275\206\004\376\003r\254\205\004\360\214#\256\206\001\261\206\002\366aself\177setdefa\216`\377sizeslot\356c\000rce\212\205\002upd\037ateus\351\000\354d\322\"n\327\"sw\"\343\205\002\"\"\303\206\005\333\"\"\311\206\001\"\"\312\206\002\"\"\000\312\206\004\000\006\313\206\005\006\010\317\206\003\047\001\311\206\013\010\007\376\322""\206\004\"\"audit\377.k8s.io/\377v1\"{}\200\001\330\277\004\n\210+\220Q\005\001%\377\240Q\240f\250A\200\001\377\340\004\037\230q\320 0\377\260\013\270;\300k\320Q\377R\330\004\023\2207\230(\377\240!\2401\330\004\007\200\375|\n\000!\330\010)\250\021\377\250*\260N\300!\330\004\377\013\2101\200\001\360\010\000\367\n\033\230\026\000\021\220\024\220\377^\2404\240z\260\024\260\377Q\330\010\020\220\007\220q\337\230\006\230l\250\047\000\007\200\377v\210W\220E\230\024\230\366\027\000\022\220D\000\027\220q\340\377\010\027\220t\230=\250\007\377\250u\260C\260t\2709\377\300G\3105\320PS\320\377SW\320W_\320_f\367\320fgu\001q\330\010\017\377\320\017(\250\004\250A\250\377W\260K\270w\300a\340\376\004\013q\200A\360\006\000\t\277$\2403\240a\240,\000\030\377\230\001\230\030\240\021\340\010\377\014\210E\220\025\220a\220\377q\330\014\024\220F\230!\377\2301\330\014\017\210t\220\3771\220G\2303\230f\240\377D\250\002\250\"\320,<\377\270A\270Z\300z\320Q\377U\320UZ\320Zb\320\237bc\330\020\023#\000\256\001V\377\2401\240G\2507\260!\277\2604\260z\300\021\212\000\210\376l\001\022\000\t\037\230n\320\277,=\270Q\270d\213 \010\315\032\\\0004\230\323\000\304 \330\010\377\035\230T\240\031\250#\250\377Z\260s\270$\270h\300\273c\3107\000\047\240v\277\000E\377\270\024\270T\300\030\310\023?\310A\340\010!\240\023\002\341\000_$\240A\330\010\213@\340F\001\337\340\010\013\210;\266\000v\230\367S\240\004\026\000\014\032\230)P\205\000\037\000\362 \276\0038\277\000j\222 \377E\260\023\260M\300\024\300\377T\310\026\310s\320RS\327\330\020 0\000E\244@$\250\367i\260q\353\0039\230C\230\177z\250\024\250U\260#\232@\377\020!\240\024\240U\250!\337\2504\250z\270\317\000\013\210\3376\220\027\230\001\225$\330\020\375$\226 \r\260Q\260a\330?\021\030\230\007\230q\016\001\335\"\313\014\210\276 \031\304@\221!D\250\377\r\260T\270\031\300#\300\377_\320TU\330\014\030\230w\004\230F\253`4\240|\250 _x\270s\300/\315\"V\371!\377B\220b\320\030(\250\001\357\250\034\260R\220 \"\320<\037L\310A\310Q\224A\364\000\237F\376\177\003y\230\005\230R\230s""\377\240$\240i\250s\260\"\376\231b1\330\020\021\330\014\020?\220\002\220#\220T\333@\275\001\367\"\250N\332 b\300\003\300\3774\300y\320PT\320T\177Y\320Y[\320[\\\047\002\377\024\220D\230\r\240Q\240\177c\250\035\260o\320E\331@\376\207\000\025\220U\230+\240S\277\250\003\2501\250F\321@3\317\260b\270\001\216@\301A\"\300\355A\245`\320\024\207@\240Z\250\377v\260W\270J\300a\300\377t\3101\310C\310r\320\177QR\320RX\320X_\000\361Z\257\004\206B\351!M\260\021\260\327!\330\014T\005\002\365@R\320\377/?\270q\300\001\340\010\377\016\320\016\047\240q\250\006\377\250a\330\010\014\320\014\035\367\230Q\230\007\000\t\210\021\210\177%\210q\330\010\016\210\025\000\337\020\220\001\330\010\325B\022\220\377$\220a\220s\230%\230\327~\250\\\231@\014\006\010\320-\377>\270a\270}\320L\\\177\320\\]\320]^\330\017\013\357@\300\001\330\035\017|\320K\340\216!/\000\220\201Y\320\205\002\237@\220\021\220\277\047\230\021\330\020\027\355\205\003A\376\227\tr\240\022\2401\240D\376\201`\024\250Q\250f\260A\377\260S\270\002\270!\2704\376\244!\330\014\r\210Q\210g\235\220\217`\023\2201\253\206\001\252P\017\377\210v\220W\230A\330\020\377\026\220d\230!\2303\230\377e\240>\3201B\300!\353\3008\335\006\340\022\0102\240R~\364#\250t\2601\260D\346@\367\023\270B\300 v\300Q\300\341a\352$\245\022\350*\3032\320?S\377\320Sc\320cd\320d\267e\330\010\312A\047\220\305\205\0024\377\210r\220\022\2203\220a\376\232A.\240\001\240\037\260\001\377\260\024\260R\260|\3001\376\335`\010\017\210q\320\004K\367\3101\340\007\000t\2206\230\377\021\230&\240\010\250\r\260\001Q";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2217, 2891);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2200 bytes) */
+static const char cstring[] = "\377 bytes o\377f (tree \377fragment\377)?Note t\377hat Cyth\377on is de\377liberate\377ly stric\367ter!\001n PE\377P-484 an\377d reject\377s subcla\373ss[\003built\377in types\377. If you\377 need to\363 p%\000%\tthen\357 set\200\000e \047\377annotati\367on_<\000ing\047o dirb\000iv\242\000\377o False.\037Pickl\032\000\313\001\233\000\177uct mem\256\000\336\207\001ch a\220\000el\377f._m mus\377t be exp\337licit\315\000re\337quest\214\000wi\377th @auto\373_pO\001e(Tru\377e)_fastm\377atch/_sc\337an_ev\247 .p\277xiadd_\236\000e\377disablee\275n\002\001gcis\004\003d\275sa\001e wr\320!M\377etadataN\377onePanicyRs\003\000\004Rece\323\000\375d\r\006sponse\373Re\002\003Compl{et\007\006Star\261\000=S\215\000nedE\216\001\000\t\377.__reduc7e_c\301B__\017\014\340 \371s\327 \t\024rende\211rW\003\000\004r;\025\025\0017\024r\361.\254!@\004\007\002_man\277y__Pyx\001\000D\376\305`_NextRe\367f__\345De___\363_d\026\001\006\000func\316\014\001get\250\003\032\000ma\373in \001moduln)\002nam\002\003ew9\001\375pZ\000checks\357um__\n\001res\007ult\006\003A\004!\001\216\204\001\033\003\323un\353C\237$r1\003vt<\322A\214\001qual^\005\321$\331_\321.\352&ex\300\001se\313t_\222\005s\265\010\351.__\321t\375`\356\005\344f.\347cis\377_corouti\373ne\204\205\010prefi\375x\226\205\007s_valu\357eapi\000\006_ve\377rsionapp\372\314@_!\010async\367io.P\006sccl\372]\000_\327 trace\377backcoun\357tcut\260\204\001dec\377ode_strd\377escribee\177nvelope\273@\177rafirst\241@\377iitemski\233nd\210\003le\"\000\223\003m\357max_\360\207\002mer\337gedob\250\207\001om\353it\217aa\017\000_fi\377eldsorig\367ins\356\000ppar\353ti\371\206\001p\371\205\001pie\377cepoppos\217rank\235\204\003\266\206\004\367\003r\340\245\205\004\205#\247\206\001\252\206\002\357asel\377fsetdefa\376\207`sizeslo\335tc\000rce\203\205\002up?dateus\342\000\345d\334\313\"\320\"sw\"\334\205\002\"\"\266\274\206\005\"\"\302\206\001\"\"\303\206\002\"\001\"\303\206\004\000\006\304\206\005\006\010\310\206\003\047\001\302\206\013\374\010\007\313\206\004""\"\"audi\377t.k8s.io\377/v1\"{}\200\001\177\330\004\n\210+\220Q\005\001\377%\240Q\240f\250A\200\377\001\340\004\037\230q\320 \3770\260\013\270;\300k\320\377QR\330\004\023\2207\230\377(\240!\2401\330\004\007\373\200|\n\000!\330\010)\250\377\021\250*\260N\300!\330\377\004\013\2101\200\001\360\010\357\000\n\033\230\026\000\021\220\024\377\220^\2404\240z\260\024\377\260Q\330\010\020\220\007\220\277q\230\006\230l\250\047\000\007\377\200v\210W\220E\230\024\355\230\027\000\022\220D\000\027\220q\377\340\010\027\220t\230=\250\377\007\250u\260C\260t\270\3779\300G\3105\320PS\377\320SW\320W_\320_\357f\320fgu\001q\330\010\377\017\320\017(\250\004\250A\377\250W\260K\270w\300a\375\340\004\013q\200A\360\006\000\177\t$\2403\240a\240,\000\377\030\230\001\230\030\240\021\340\377\010\014\210E\220\025\220a\377\220q\330\014\024\220F\230\377!\2301\340\014\017\210t\377\2201\220G\2303\230f\377\240D\250\002\250\"\320,\377<\270A\270Z\300q\330\363\020\023\027\000\242\001V\2401\240\377G\2507\260!\2604\260\327z\300\021~\000\210`\001\022\000\377\t\037\230n\320,=\270\267Q\270d\377\000\010\032P\0004\371\230\307\000\270 \330\010\035\230T\377\240\031\250#\250Z\260s\177\270$\270h\300c\3107\000\367\047\240v\263\000E\270\024\270\377T\300\030\310\023\310A\340\347\010!\240\023\002\325\000$\240A\353\330\010\377 \340F\001\340\010\013\373\210;\252\000v\230S\240\004\036\026\000\014\032\230)\205\000\037\000\346 \325\330\263\0028\263\000j\206 E\260\377\023\260M\300\024\300T\310\377\026\310s\320RS\330\020\365 0\000E\230@$\250i\260\375q\047\0039\230C\230z\250\337\024\250U\260#\216@\020!\377\240\024\240U\250!\2504\367\250z\270\317\000\013\2106\220\367\027\230\001R\0031\330\020$\376\212 \r\260Q\260a\330\021\217\030\230\007\230\212 \232\000\322!\014\237\2101\330\014\031\270@\221!D\377\250\r\260T\270\031\300#\377\300_\320TU\330\014\030\357\230\004\230F\237`4\240|\376\250 x\270s\300/\320Q\357U\320UV\355!B\220b\377\320\030(\250\001\250\034\260\375R\220 \"\320<L\310A\303\310Q\210A\364\000\223F\177\003y\230\377\005\230R""\230s\240$\240\237i\250s\260\"\215b\224\000\021\377\330\014\020\220\002\220#\220\271T\317@\275\001\"\250N\332 b\377\300\003\3004\300y\320P\377T\320TY\320Y[\320\357[\\\330\020)\000\024\220D\377\230\r\240Q\240c\250\035\357\260o\320E\204\003\025\220U\377\230+\240S\250\003\2501\373\250F\321@3\260b\270\001\334\216@\301A\"\300A\231`\320\024\376\207@\240Z\250v\260W\270\377J\300a\300t\3101\310\377C\310r\320QR\320R\027X\320X_\000Z\257\004\206B\351!\177M\260\021\260!\330\014T\005\375\002\365@R\320/?\270q\377\300\001\340\010\016\320\016\047\377\240q\250\006\250a\330\010\177\014\320\014\035\230Q\230\007\000\377\t\210\021\210%\210q\330\367\010\016\210\025\000\020\220\001\330\375\010\325B\022\220$\220a\220\177s\230%\230~\250\\\231@\375\014\006\010\320->\270a\270\377}\320L\\\320\\]\320\367]^\330\017\013@\300\001\330\016\035\017|\320K\216!/\000\220\201Y\304\205\002\376\363 \220\021\220\047\230\021\330\353\020\027\341\205\003A\227\tr\240\022\357\2401\240D\201`\024\250Q\377\250f\260A\260S\270\002\357\270!\2704\244!\330\014\r\337\210Q\210g\220\217`\023\220\374\342`\250R\017\210v\220W\230\377A\330\020\026\220d\230!\377\2303\230e\240>\3201_B\300!\3008\335\006\340\022\010\3672\240R\364#\250t\2601\273\260D\346@\023\270B\300 v\017\300Q\300a\352$\245\022\350*\3032\377\320?S\320Sc\320c\277d\320de\330\010\312A\047\375\220\305\205\0024\210r\220\022\220\3673\220a\232A.\240\001\240\377\037\260\001\260\024\260R\260\367|\3001\335`\010\017\210q\277\320\004K\3101\340\007\000t\377\2206\230\021\230&\240\010\017\250\r\260Q";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2200, 2872);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (2891 bytes) */
-static const char bytes[] = " bytes of (tree fragment)?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)_fastmatch/_scan_event.pxiadd_notedisableenablegcisenabledsplice wrote MetadataNonePanicRequestRequestReceivedRequestResponseResponseCompleteResponseStartedScannedEventScannedEvent.__reduce_cython__ScannedEvent.__setstate_cython__ScannedEvent.renderScannerScanner.__reduce_cython__Scanner.__setstate_cython__Scanner.scanScanner.scan_many__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Scanner__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_fastmatch._scan_is_coroutineannotation_prefixannotations_valueapi_valueapi_versionappend_annotationsasyncio.coroutinesccline_in_tracebackcountcutdatadecode_strdescribeenvelopeextrafirstgetiisasciiitemskind_valuelevel_valuemmax_bytesmergedobjectomit_managed_fieldsoriginsoutppartitionpatchpiecepopposrankrenderrequest_valueresponse_valuescanscan_manyselfsetdefaultsizeslotsourcestateupdateuse_setstatevaluevaluesw\"Event\"\"Metadata\"\"None\"\"Panic\"\"Request\"\"RequestReceived\"\"RequestResponse\"\"ResponseComplete\"\"ResponseStarted\"\"audit.k8s.io/v1\"{}\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220^\2404\240z\260\024\260Q\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230=\250\007\250u\260C\260t\2709\300G\3105\320PS\320SW\320W_\320_f\320fg""\330\004\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200A\360\006\000\t$\2403\240a\240q\330\010\030\230\001\230\030\240\021\340\010\014\210E\220\025\220a\220q\330\014\024\220F\230!\2301\330\014\017\210t\2201\220G\2303\230f\240D\250\002\250\"\320,<\270A\270Z\300z\320QU\320UZ\320Zb\320bc\330\020\023\2201\220E\230\024\230V\2401\240G\2507\260!\2604\260z\300\021\330\010\017\210q\200A\360\022\000\t\037\230n\320,=\270Q\270d\300!\330\010\032\230!\2304\230q\340\010\037\230q\330\010\035\230T\240\031\250#\250Z\260s\270$\270h\300c\310\021\330\010\047\240v\250W\260E\270\024\270T\300\030\310\023\310A\340\010!\240\021\330\010\047\240q\330\010$\240A\330\010%\240Q\340\010\032\230!\340\010\013\210;\220a\220v\230S\240\004\240A\330\014\032\230)\2401\240A\330\010\013\2101\330\014\017\210t\2208\2303\230j\250\004\250E\260\023\260M\300\024\300T\310\026\310s\320RS\330\020 \240\004\240E\250\021\250$\250i\260q\330\014\017\210t\2209\230C\230z\250\024\250U\260#\260Q\330\020!\240\024\240U\250!\2504\250z\270\021\330\010\013\2106\220\027\230\001\330\014\017\210t\2201\330\020$\240D\250\r\260Q\260a\330\021\030\230\007\230q\330\020$\240A\360\006\000\t\014\2101\330\014\031\230\024\230V\2401\240D\250\r\260T\270\031\300#\300_\320TU\330\014\030\230\004\230F\240!\2404\240|\2604\260x\270s\300/\320QU\320UV\330\014\024\220B\220b\320\030(\250\001\250\034\260R\260s\270\"\320<L\310A\310Q\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\025\220U\230+\240S\250\003\2501\250F\260!\2603\260b\270\001\270\024\270Q\270d\300\"\300A\330\014\024\320\024$\240A\240Z\250v\260W\270J\300a\300t\3101\310C\310r\320QR\320RX\320XY\320YZ\330\014\024\220A\330\010\013\2101\330\014 \240""\004\240M\260\021\260!\330\014\025\220U\230+\240S\250\002\250#\250R\320/?\270q\300\001\340\010\016\320\016\047\240q\250\006\250a\330\010\014\320\014\035\230Q\230a\330\010\t\210\021\210%\210q\330\010\016\210a\330\010\020\220\001\330\010\013\2101\330\014\022\220$\220a\220s\230%\230~\250\\\270\021\330\014\022\220$\220a\220s\230%\230~\320->\270a\270}\320L\\\320\\]\320]^\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\270|\320K[\320[\\\320\\]\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\024\220A\330\014\022\220$\220a\220s\230%\230r\240\022\2401\240D\250\001\250\024\250Q\250f\260A\260S\270\002\270!\2704\270q\300\001\330\014\r\210Q\210g\220Q\330\014\023\2201\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\017\210v\220W\230A\330\020\026\220d\230!\2303\230e\240>\3201B\300!\3008\320K[\320[\\\320\\]\340\020\026\220d\230!\2303\230e\2402\240R\240q\250\006\250a\250t\2601\260D\270\001\270\023\270B\270a\270v\300Q\300a\330\010\013\2101\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\320?S\320Sc\320cd\320de\330\010\t\210\021\210\047\220\021\330\010\013\2104\210r\220\022\2203\220a\330\014\022\220.\240\001\240\037\260\001\260\024\260R\260|\3001\300A\330\010\017\210q\320\004K\3101\340\010\017\210t\2206\230\021\230&\240\010\250\r\260Q";
+    #else /* compression: none (2872 bytes) */
+static const char bytes[] = " bytes of (tree fragment)?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)_fastmatch/_scan_event.pxiadd_notedisableenablegcisenabledsplice wrote MetadataNonePanicRequestRequestReceivedRequestResponseResponseCompleteResponseStartedScannedEventScannedEvent.__reduce_cython__ScannedEvent.__setstate_cython__ScannedEvent.renderScannerScanner.__reduce_cython__Scanner.__setstate_cython__Scanner.scanScanner.scan_many__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Scanner__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_fastmatch._scan_is_coroutineannotation_prefixannotations_valueapi_valueapi_versionappend_annotationsasyncio.coroutinesccline_in_tracebackcountcutdatadecode_strdescribeenvelopeextrafirstgetiitemskind_valuelevel_valuemmax_bytesmergedobjectomit_managed_fieldsoriginsoutppartitionpatchpiecepopposrankrenderrequest_valueresponse_valuescanscan_manyselfsetdefaultsizeslotsourcestateupdateuse_setstatevaluevaluesw\"Event\"\"Metadata\"\"None\"\"Panic\"\"Request\"\"RequestReceived\"\"RequestResponse\"\"ResponseComplete\"\"ResponseStarted\"\"audit.k8s.io/v1\"{}\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220^\2404\240z\260\024\260Q\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230=\250\007\250u\260C\260t\2709\300G\3105\320PS\320SW\320W_\320_f\320fg\330\004""\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200A\360\006\000\t$\2403\240a\240q\330\010\030\230\001\230\030\240\021\340\010\014\210E\220\025\220a\220q\330\014\024\220F\230!\2301\340\014\017\210t\2201\220G\2303\230f\240D\250\002\250\"\320,<\270A\270Z\300q\330\020\023\2201\220E\230\024\230V\2401\240G\2507\260!\2604\260z\300\021\330\010\017\210q\200A\360\022\000\t\037\230n\320,=\270Q\270d\300!\330\010\032\230!\2304\230q\340\010\037\230q\330\010\035\230T\240\031\250#\250Z\260s\270$\270h\300c\310\021\330\010\047\240v\250W\260E\270\024\270T\300\030\310\023\310A\340\010!\240\021\330\010\047\240q\330\010$\240A\330\010%\240Q\340\010\032\230!\340\010\013\210;\220a\220v\230S\240\004\240A\330\014\032\230)\2401\240A\330\010\013\2101\330\014\017\210t\2208\2303\230j\250\004\250E\260\023\260M\300\024\300T\310\026\310s\320RS\330\020 \240\004\240E\250\021\250$\250i\260q\330\014\017\210t\2209\230C\230z\250\024\250U\260#\260Q\330\020!\240\024\240U\250!\2504\250z\270\021\330\010\013\2106\220\027\230\001\330\014\017\210t\2201\330\020$\240D\250\r\260Q\260a\330\021\030\230\007\230q\330\020$\240A\360\006\000\t\014\2101\330\014\031\230\024\230V\2401\240D\250\r\260T\270\031\300#\300_\320TU\330\014\030\230\004\230F\240!\2404\240|\2604\260x\270s\300/\320QU\320UV\330\014\024\220B\220b\320\030(\250\001\250\034\260R\260s\270\"\320<L\310A\310Q\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\025\220U\230+\240S\250\003\2501\250F\260!\2603\260b\270\001\270\024\270Q\270d\300\"\300A\330\014\024\320\024$\240A\240Z\250v\260W\270J\300a\300t\3101\310C\310r\320QR\320RX\320XY\320YZ\330\014\024\220A\330\010\013\2101\330\014 \240\004\240M\260\021\260!\330\014""\025\220U\230+\240S\250\002\250#\250R\320/?\270q\300\001\340\010\016\320\016\047\240q\250\006\250a\330\010\014\320\014\035\230Q\230a\330\010\t\210\021\210%\210q\330\010\016\210a\330\010\020\220\001\330\010\013\2101\330\014\022\220$\220a\220s\230%\230~\250\\\270\021\330\014\022\220$\220a\220s\230%\230~\320->\270a\270}\320L\\\320\\]\320]^\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\270|\320K[\320[\\\320\\]\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\024\220A\330\014\022\220$\220a\220s\230%\230r\240\022\2401\240D\250\001\250\024\250Q\250f\260A\260S\270\002\270!\2704\270q\300\001\330\014\r\210Q\210g\220Q\330\014\023\2201\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\017\210v\220W\230A\330\020\026\220d\230!\2303\230e\240>\3201B\300!\3008\320K[\320[\\\320\\]\340\020\026\220d\230!\2303\230e\2402\240R\240q\250\006\250a\250t\2601\260D\270\001\270\023\270B\270a\270v\300Q\300a\330\010\013\2101\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\320?S\320Sc\320cd\320de\330\010\t\210\021\210\047\220\021\330\010\013\2104\210r\220\022\2203\220a\330\014\022\220.\240\001\240\037\260\001\260\024\260R\260|\3001\300A\330\010\017\210q\320\004K\3101\340\010\017\210t\2206\230\021\230&\240\010\250\r\260Q";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 108; i++) {
+    for (int i = 0; i < 107; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 13) PyUnicode_InternInPlace(&string);
@@ -16888,8 +17103,8 @@ static const char bytes[] = " bytes of (tree fragment)?Note that Cython is delib
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 108; i < 127; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-108].length;
+    for (int i = 107; i < 126; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-107].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -16899,14 +17114,14 @@ static const char bytes[] = " bytes of (tree fragment)?Note that Cython is delib
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 127; i++) {
+    for (Py_ssize_t i = 0; i < 126; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 108;
+      PyObject **table = stringtab + 107;
       for (Py_ssize_t i=0; i<19; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -17010,10 +17225,10 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   {
     const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 351};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_values, __pyx_mstate->__pyx_n_u_origins, __pyx_mstate->__pyx_n_u_max_bytes, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_value};
-    __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastmatch__scan_event_pxi, __pyx_mstate->__pyx_n_u_scan_many, __pyx_mstate->__pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZzQUUZZbb, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastmatch__scan_event_pxi, __pyx_mstate->__pyx_n_u_scan_many, __pyx_mstate->__pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZq_1E_V1G, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 363};
+    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 364};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_source, __pyx_mstate->__pyx_n_u_api_version, __pyx_mstate->__pyx_n_u_envelope};
     __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastmatch__scan_event_pxi, __pyx_mstate->__pyx_n_u_scan, __pyx_mstate->__pyx_kp_b_iso88591_K1_t6_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
   }
@@ -19281,31 +19496,6 @@ static CYTHON_INLINE PyObject *__Pyx_GetItemInt_Fast(PyObject *o, Py_ssize_t i,
     return __Pyx_GetItemInt_Generic_size(o, i);
 }
 
-/* PyObjectFastCallMethod */
-#if !CYTHON_VECTORCALL
-static PyObject *__Pyx_PyObject_FastCallMethod(PyObject *name, PyObject *const *args, size_t nargsf) {
-    PyObject *result;
-    switch (__Pyx_PyVectorcall_NARGS(nargsf)) {
-        case 1:
-            return PyObject_CallMethodObjArgs(args[0], name, NULL);
-        case 2:
-            return PyObject_CallMethodObjArgs(args[0], name, args[1], NULL);
-        case 3:
-            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], NULL);
-        case 4:
-            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], args[3], NULL);
-        case 5:
-            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], args[3], args[4], NULL);
-    }
-    PyObject *attr = PyObject_GetAttr(args[0], name);
-    if (unlikely(!attr))
-        return NULL;
-    result = __Pyx_PyObject_FastCall(attr, args+1, nargsf - 1);
-    Py_DECREF(attr);
-    return result;
-}
-#endif
-
 /* SetItemInt */
 static int __Pyx_SetItemInt_Generic(PyObject *o, PyObject *j, PyObject *v) {
     int r;
@@ -19375,6 +19565,31 @@ static CYTHON_INLINE int __Pyx_SetItemInt_Fast(PyObject *o, Py_ssize_t i, PyObje
     (void)boundscheck;
     return __Pyx_SetItemInt_Generic(o, PyLong_FromSsize_t(i), v);
 }
+
+/* PyObjectFastCallMethod */
+#if !CYTHON_VECTORCALL
+static PyObject *__Pyx_PyObject_FastCallMethod(PyObject *name, PyObject *const *args, size_t nargsf) {
+    PyObject *result;
+    switch (__Pyx_PyVectorcall_NARGS(nargsf)) {
+        case 1:
+            return PyObject_CallMethodObjArgs(args[0], name, NULL);
+        case 2:
+            return PyObject_CallMethodObjArgs(args[0], name, args[1], NULL);
+        case 3:
+            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], NULL);
+        case 4:
+            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], args[3], NULL);
+        case 5:
+            return PyObject_CallMethodObjArgs(args[0], name, args[1], args[2], args[3], args[4], NULL);
+    }
+    PyObject *attr = PyObject_GetAttr(args[0], name);
+    if (unlikely(!attr))
+        return NULL;
+    result = __Pyx_PyObject_FastCall(attr, args+1, nargsf - 1);
+    Py_DECREF(attr);
+    return result;
+}
+#endif
 
 /* GetAttr3 */
 #if __PYX_LIMITED_VERSION_HEX < 0x030d0000

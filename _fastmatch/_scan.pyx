@@ -61,7 +61,8 @@ cdef inline int _hex(uchar c) noexcept:
 
 
 cdef inline uint64_t _special8(uint64_t x) noexcept:
-    """Non-zero when one of the 8 bytes in ``x`` is a quote, a backslash or a control character.
+    """Non-zero when one of the 8 bytes in ``x`` is a quote, a backslash, a control character or
+    not ASCII.
 
     The classic "has a zero byte" test, three times. It can flag a byte after a real hit
     (a borrow), never miss one: a hit only sends the caller to its byte-wise loop.
@@ -69,7 +70,7 @@ cdef inline uint64_t _special8(uint64_t x) noexcept:
     cdef uint64_t ones = 0x0101010101010101ULL
     cdef uint64_t quote = x ^ (ones * 0x22)
     cdef uint64_t backslash = x ^ (ones * 0x5C)
-    return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x)) & (ones * 0x80)
+    return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x) | x) & (ones * 0x80)
 
 
 cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, bint* escaped) noexcept:
@@ -118,7 +119,7 @@ cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, b
                 i += 1
                 continue
             return -1
-        if c < 32:
+        if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
             return -1
         i += 1
 
@@ -155,59 +156,88 @@ cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept
     return i
 
 
-cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:
-    """p[i] starts a value: the index after it, or -1 if it is not strict JSON."""
-    cdef uchar c = p[i]
+cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
+    """p[i] should start an object's key: the index of the value after its colon, or -1."""
     cdef bint escaped = False
-    if c == 34:
-        return _string_end(p, i, n, &escaped)
-    if c == 123 or c == 91:  # { [
-        if depth >= MAX_DEPTH:
-            return -1
-        return _container_end(p, i, n, depth + 1)
-    if c == 116:
-        return i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
-    if c == 102:
-        return i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
-    if c == 110:
-        return i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
-    if c == 45 or 48 <= c <= 57:
-        return _number_end(p, i, n)
-    return -1
-
-
-cdef Py_ssize_t _container_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:
-    cdef bint is_object = p[i] == 123
-    cdef uchar close = 125 if is_object else 93
-    cdef bint escaped = False
+    if p[i] != 34:
+        return -1
+    i = _string_end(p, i, n, &escaped)
+    if i < 0:
+        return -1
+    i = _skip_ws(p, i, n)
+    if i >= n or p[i] != 58:  # :
+        return -1
     i = _skip_ws(p, i + 1, n)
-    if i < n and p[i] == close:
-        return i + 1
-    while i < n:
-        if is_object:
-            if p[i] != 34:
-                return -1
+    return i if i < n else -1
+
+
+cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:
+    """p[i] (i < n) starts a value: the index after it, or -1 if it is not strict JSON.
+
+    One loop with a stack of the closing brackets still due, no recursion: the
+    bodies (managed fields above all) are many small nested objects. ``depth`` is
+    how deep the value sits; nesting past MAX_DEPTH is left to the reference.
+    """
+    cdef uchar closers[MAX_DEPTH]
+    cdef int top = 0
+    cdef uchar c
+    cdef bint escaped = False
+    while True:
+        c = p[i]  # i < n: a value starts here
+        if c == 34:
             i = _string_end(p, i, n, &escaped)
-            if i < 0:
+        elif c == 123 or c == 91:  # { [
+            if depth + top >= MAX_DEPTH:
                 return -1
-            i = _skip_ws(p, i, n)
-            if i >= n or p[i] != 58:  # :
-                return -1
+            closers[top] = c + 2  # } is { + 2, ] is [ + 2
+            top += 1
             i = _skip_ws(p, i + 1, n)
             if i >= n:
                 return -1
-        i = _value_end(p, i, n, depth)
+            if p[i] == c + 2:  # empty
+                i += 1
+                top -= 1
+            elif c == 123:
+                i = _key_end(p, i, n)
+                if i < 0:
+                    return -1
+                continue
+            else:
+                continue
+        elif c == 116:
+            i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
+        elif c == 102:
+            i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
+        elif c == 110:
+            i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
+        elif c == 45 or 48 <= c <= 57:
+            i = _number_end(p, i, n)
+        else:
+            return -1
         if i < 0:
             return -1
-        i = _skip_ws(p, i, n)
-        if i >= n:
+        # After a value: close what ends here, up to the next value (or the end of this one).
+        while True:
+            if top == 0:
+                return i
+            i = _skip_ws(p, i, n)
+            if i >= n:
+                return -1
+            c = p[i]
+            if c == 44:  # ,
+                i = _skip_ws(p, i + 1, n)
+                if i >= n:
+                    return -1
+                if closers[top - 1] == 125:
+                    i = _key_end(p, i, n)
+                    if i < 0:
+                        return -1
+                break
+            if c == closers[top - 1]:
+                i += 1
+                top -= 1
+                continue
             return -1
-        if p[i] == close:
-            return i + 1
-        if p[i] != 44:  # ,
-            return -1
-        i = _skip_ws(p, i + 1, n)
-    return -1
 
 
 ctypedef struct Members:

@@ -356,7 +356,8 @@ cdef class Scanner:
         cdef object value
         for i in range(count):
             value = values[i]
-            if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes and value.isascii():
+            # No isascii() first: the scan refuses any byte that is not ASCII.
+            if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:
                 out[i] = self._scan(value, origins[i], _V1_JSON, "")
         return out
 
