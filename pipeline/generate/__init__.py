@@ -108,7 +108,25 @@ still varies names, namespaces, uids, resource versions and timestamps.
 
 from __future__ import annotations
 
-from .stream import MIX, iter_events, make_events
-from .vocabulary import VOCABULARY, Vocabulary
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .stream import MIX, iter_events, make_events
+    from .vocabulary import VOCABULARY, Vocabulary
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: `auditpipe filter` and `run` import the `generate` command's
+    # argument parser (this package) but never the generator, a fifth of the start-up.
+    if name in ("MIX", "iter_events", "make_events"):
+        from . import stream
+
+        return getattr(stream, name)
+    if name in ("VOCABULARY", "Vocabulary"):
+        from . import vocabulary
+
+        return getattr(vocabulary, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["MIX", "VOCABULARY", "Vocabulary", "iter_events", "make_events"]
