@@ -1491,8 +1491,10 @@ static const char * const __pyx_cfilenm = __FILE__;
 
 static const char* const __pyx_f[] = {
   "_fastmatch/_scan.pyx",
+  "_fastmatch/_scan_splice.pxi",
   "_fastmatch/_scan_event.pxi",
   "(tree fragment)",
+  "_fastmatch/_scan_reader.pxi",
   "cpython/type.pxd",
 };
 /* #### Code section: utility_code_proto_before_types ### */
@@ -1667,7 +1669,7 @@ static const char* const __pyx_f[] = {
 
 /* #### Code section: numeric_typedefs ### */
 
-/* "_fastmatch/_scan.pyx":25
+/* "_fastmatch/_scan.pyx":32
  * from libc.string cimport memcmp, memcpy
  * 
  * ctypedef unsigned char uchar             # <<<<<<<<<<<<<<
@@ -1684,7 +1686,7 @@ struct __pyx_obj_10_fastmatch_5_scan_Scanner;
 struct __pyx_t_10_fastmatch_5_scan_Members;
 typedef struct __pyx_t_10_fastmatch_5_scan_Members __pyx_t_10_fastmatch_5_scan_Members;
 
-/* "_fastmatch/_scan.pyx":30
+/* "_fastmatch/_scan.pyx":37
  *     int __builtin_ctzll(unsigned long long x) nogil
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1697,7 +1699,7 @@ enum  {
   __pyx_e_10_fastmatch_5_scan_MAX_GROUPS = 64
 };
 
-/* "_fastmatch/_scan_event.pxi":8
+/* "_fastmatch/_scan_splice.pxi":9
  *     const void* memmem(const void* hay, size_t hay_len, const void* needle, size_t needle_len) nogil
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
@@ -1711,7 +1713,7 @@ enum  {
   __pyx_e_10_fastmatch_5_scan_REQUEST_RESPONSE_RANK = 3
 };
 
-/* "_fastmatch/_scan.pyx":243
+/* "_fastmatch/_scan.pyx":250
  * 
  * 
  * ctypedef struct Members:             # <<<<<<<<<<<<<<
@@ -1726,7 +1728,7 @@ struct __pyx_t_10_fastmatch_5_scan_Members {
   int32_t end[__pyx_e_10_fastmatch_5_scan_MAX_MEMBERS];
 };
 
-/* "_fastmatch/_scan_event.pxi":102
+/* "_fastmatch/_scan_event.pxi":5
  * 
  * # It holds only strings, bytes and tuples of them: no cycles, so the collector need not track it.
  * @cython.no_gc             # <<<<<<<<<<<<<<
@@ -1757,8 +1759,8 @@ struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent {
 };
 
 
-/* "_fastmatch/_scan_event.pxi":284
- * 
+/* "_fastmatch/_scan_reader.pxi":5
+ * # of it declines (None), and the record goes the reference way.
  * 
  * cdef class Scanner:             # <<<<<<<<<<<<<<
  *     """Reads events with one pass over their bytes; see the module comment.
@@ -1774,7 +1776,7 @@ struct __pyx_obj_10_fastmatch_5_scan_Scanner {
 
 
 
-/* "_fastmatch/_scan_event.pxi":102
+/* "_fastmatch/_scan_event.pxi":5
  * 
  * # It holds only strings, bytes and tuples of them: no cycles, so the collector need not track it.
  * @cython.no_gc             # <<<<<<<<<<<<<<
@@ -1792,8 +1794,8 @@ static struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *__pyx_vtabptr_1
 static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__replacement(struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *, int, PyObject *, PyObject *, PyObject *, PyObject *);
 
 
-/* "_fastmatch/_scan_event.pxi":284
- * 
+/* "_fastmatch/_scan_reader.pxi":5
+ * # of it declines (None), and the record goes the reference way.
  * 
  * cdef class Scanner:             # <<<<<<<<<<<<<<
  *     """Reads events with one pass over their bytes; see the module comment.
@@ -2918,11 +2920,11 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t, __pyx_t_10_fastmatch_5_scan_Members *, int); /*proto*/
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatch_5_scan_uchar const *, __pyx_t_10_fastmatch_5_scan_Members const *, int, char const *, int); /*proto*/
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastmatch_5_scan_uchar const *, __pyx_t_10_fastmatch_5_scan_Members const *, int); /*proto*/
+static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__put(char *, Py_ssize_t, __pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t); /*proto*/
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__has_backslash(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
 static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
 static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_scan_uchar const *, __pyx_t_10_fastmatch_5_scan_Members const *, int, int, PyObject *); /*proto*/
 static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
-static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__put(char *, Py_ssize_t, __pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t); /*proto*/
 static PyObject *__pyx_f_10_fastmatch_5_scan___pyx_unpickle_Scanner__set_state(struct __pyx_obj_10_fastmatch_5_scan_Scanner *, PyObject *); /*proto*/
 /* #### Code section: typeinfo ### */
 /* #### Code section: before_global_var ### */
@@ -3072,7 +3074,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_tuple[5];
     PyObject *__pyx_codeobj_tab[8];
-    PyObject *__pyx_string_tab[126];
+    PyObject *__pyx_string_tab[127];
     PyObject *__pyx_number_tab[1];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
@@ -3129,125 +3131,126 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_kp_u_Note_that_Cython_is_deliberately __pyx_string_tab[4]
 #define __pyx_kp_u_Pickling_of_struct_members_such __pyx_string_tab[5]
 #define __pyx_kp_u_fastmatch__scan_event_pxi __pyx_string_tab[6]
-#define __pyx_kp_u_add_note __pyx_string_tab[7]
-#define __pyx_kp_u_disable __pyx_string_tab[8]
-#define __pyx_kp_u_enable __pyx_string_tab[9]
-#define __pyx_kp_u_gc __pyx_string_tab[10]
-#define __pyx_kp_u_isenabled __pyx_string_tab[11]
-#define __pyx_kp_u_splice_wrote __pyx_string_tab[12]
-#define __pyx_n_u_Metadata __pyx_string_tab[13]
-#define __pyx_n_u_None __pyx_string_tab[14]
-#define __pyx_n_u_Panic __pyx_string_tab[15]
-#define __pyx_n_u_Request __pyx_string_tab[16]
-#define __pyx_n_u_RequestReceived __pyx_string_tab[17]
-#define __pyx_n_u_RequestResponse __pyx_string_tab[18]
-#define __pyx_n_u_ResponseComplete __pyx_string_tab[19]
-#define __pyx_n_u_ResponseStarted __pyx_string_tab[20]
-#define __pyx_n_u_ScannedEvent __pyx_string_tab[21]
-#define __pyx_n_u_ScannedEvent___reduce_cython __pyx_string_tab[22]
-#define __pyx_n_u_ScannedEvent___setstate_cython __pyx_string_tab[23]
-#define __pyx_n_u_ScannedEvent_render __pyx_string_tab[24]
-#define __pyx_n_u_Scanner __pyx_string_tab[25]
-#define __pyx_n_u_Scanner___reduce_cython __pyx_string_tab[26]
-#define __pyx_n_u_Scanner___setstate_cython __pyx_string_tab[27]
-#define __pyx_n_u_Scanner_scan __pyx_string_tab[28]
-#define __pyx_n_u_Scanner_scan_many __pyx_string_tab[29]
-#define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[30]
-#define __pyx_n_u_annotate __pyx_string_tab[31]
-#define __pyx_n_u_dict __pyx_string_tab[32]
-#define __pyx_n_u_func __pyx_string_tab[33]
-#define __pyx_n_u_getstate __pyx_string_tab[34]
-#define __pyx_n_u_main __pyx_string_tab[35]
-#define __pyx_n_u_module __pyx_string_tab[36]
-#define __pyx_n_u_name_2 __pyx_string_tab[37]
-#define __pyx_n_u_new __pyx_string_tab[38]
-#define __pyx_n_u_pyx_checksum __pyx_string_tab[39]
-#define __pyx_n_u_pyx_result __pyx_string_tab[40]
-#define __pyx_n_u_pyx_state __pyx_string_tab[41]
-#define __pyx_n_u_pyx_type __pyx_string_tab[42]
-#define __pyx_n_u_pyx_unpickle_Scanner __pyx_string_tab[43]
-#define __pyx_n_u_pyx_vtable __pyx_string_tab[44]
-#define __pyx_n_u_qualname __pyx_string_tab[45]
-#define __pyx_n_u_reduce __pyx_string_tab[46]
-#define __pyx_n_u_reduce_cython __pyx_string_tab[47]
-#define __pyx_n_u_reduce_ex __pyx_string_tab[48]
-#define __pyx_n_u_set_name __pyx_string_tab[49]
-#define __pyx_n_u_setstate __pyx_string_tab[50]
-#define __pyx_n_u_setstate_cython __pyx_string_tab[51]
-#define __pyx_n_u_test __pyx_string_tab[52]
-#define __pyx_n_u_dict_2 __pyx_string_tab[53]
-#define __pyx_n_u_fastmatch__scan __pyx_string_tab[54]
-#define __pyx_n_u_is_coroutine __pyx_string_tab[55]
-#define __pyx_n_u_annotation_prefix __pyx_string_tab[56]
-#define __pyx_n_u_annotations_value __pyx_string_tab[57]
-#define __pyx_n_u_api_value __pyx_string_tab[58]
-#define __pyx_n_u_api_version __pyx_string_tab[59]
-#define __pyx_n_u_append_annotations __pyx_string_tab[60]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[61]
-#define __pyx_n_u_c __pyx_string_tab[62]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[63]
-#define __pyx_n_u_count __pyx_string_tab[64]
-#define __pyx_n_u_cut __pyx_string_tab[65]
-#define __pyx_n_u_data __pyx_string_tab[66]
-#define __pyx_n_u_decode_str __pyx_string_tab[67]
-#define __pyx_n_u_describe __pyx_string_tab[68]
-#define __pyx_n_u_envelope __pyx_string_tab[69]
-#define __pyx_n_u_extra __pyx_string_tab[70]
-#define __pyx_n_u_first __pyx_string_tab[71]
-#define __pyx_n_u_get __pyx_string_tab[72]
-#define __pyx_n_u_i __pyx_string_tab[73]
-#define __pyx_n_u_items __pyx_string_tab[74]
-#define __pyx_n_u_kind_value __pyx_string_tab[75]
-#define __pyx_n_u_level_value __pyx_string_tab[76]
-#define __pyx_n_u_m __pyx_string_tab[77]
-#define __pyx_n_u_max_bytes __pyx_string_tab[78]
-#define __pyx_n_u_merged __pyx_string_tab[79]
-#define __pyx_n_u_object __pyx_string_tab[80]
-#define __pyx_n_u_omit_managed_fields __pyx_string_tab[81]
-#define __pyx_n_u_origins __pyx_string_tab[82]
-#define __pyx_n_u_out __pyx_string_tab[83]
-#define __pyx_n_u_p __pyx_string_tab[84]
-#define __pyx_n_u_partition __pyx_string_tab[85]
-#define __pyx_n_u_patch __pyx_string_tab[86]
-#define __pyx_n_u_piece __pyx_string_tab[87]
-#define __pyx_n_u_pop __pyx_string_tab[88]
-#define __pyx_n_u_pos __pyx_string_tab[89]
-#define __pyx_n_u_rank __pyx_string_tab[90]
-#define __pyx_n_u_render __pyx_string_tab[91]
-#define __pyx_n_u_request_value __pyx_string_tab[92]
-#define __pyx_n_u_response_value __pyx_string_tab[93]
-#define __pyx_n_u_scan __pyx_string_tab[94]
-#define __pyx_n_u_scan_many __pyx_string_tab[95]
-#define __pyx_n_u_self __pyx_string_tab[96]
-#define __pyx_n_u_setdefault __pyx_string_tab[97]
-#define __pyx_n_u_size __pyx_string_tab[98]
-#define __pyx_n_u_slot __pyx_string_tab[99]
-#define __pyx_n_u_source __pyx_string_tab[100]
-#define __pyx_n_u_state __pyx_string_tab[101]
-#define __pyx_n_u_update __pyx_string_tab[102]
-#define __pyx_n_u_use_setstate __pyx_string_tab[103]
-#define __pyx_n_u_value __pyx_string_tab[104]
-#define __pyx_n_u_values __pyx_string_tab[105]
-#define __pyx_n_u_w __pyx_string_tab[106]
-#define __pyx_kp_b_Event __pyx_string_tab[107]
-#define __pyx_kp_b_Metadata_2 __pyx_string_tab[108]
-#define __pyx_kp_b_None_2 __pyx_string_tab[109]
-#define __pyx_kp_b_Panic_2 __pyx_string_tab[110]
-#define __pyx_kp_b_Request_2 __pyx_string_tab[111]
-#define __pyx_kp_b_RequestReceived_2 __pyx_string_tab[112]
-#define __pyx_kp_b_RequestResponse_2 __pyx_string_tab[113]
-#define __pyx_kp_b_ResponseComplete_2 __pyx_string_tab[114]
-#define __pyx_kp_b_ResponseStarted_2 __pyx_string_tab[115]
-#define __pyx_kp_b_audit_k8s_io_v1 __pyx_string_tab[116]
-#define __pyx_kp_b_ __pyx_string_tab[117]
-#define __pyx_kp_b__2 __pyx_string_tab[118]
-#define __pyx_kp_b_iso88591_Q __pyx_string_tab[119]
-#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[120]
-#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[121]
-#define __pyx_kp_b_iso88591_4z_Q_q_l_vWE_Q_q_t_uCt9G5PSSWW __pyx_string_tab[122]
-#define __pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZq_1E_V1G __pyx_string_tab[123]
-#define __pyx_kp_b_iso88591_A_n_Qd_4q_q_T_Zs_hc_vWE_T_A_q_A __pyx_string_tab[124]
-#define __pyx_kp_b_iso88591_K1_t6_Q __pyx_string_tab[125]
+#define __pyx_kp_u_fastmatch__scan_reader_pxi __pyx_string_tab[7]
+#define __pyx_kp_u_add_note __pyx_string_tab[8]
+#define __pyx_kp_u_disable __pyx_string_tab[9]
+#define __pyx_kp_u_enable __pyx_string_tab[10]
+#define __pyx_kp_u_gc __pyx_string_tab[11]
+#define __pyx_kp_u_isenabled __pyx_string_tab[12]
+#define __pyx_kp_u_splice_wrote __pyx_string_tab[13]
+#define __pyx_n_u_Metadata __pyx_string_tab[14]
+#define __pyx_n_u_None __pyx_string_tab[15]
+#define __pyx_n_u_Panic __pyx_string_tab[16]
+#define __pyx_n_u_Request __pyx_string_tab[17]
+#define __pyx_n_u_RequestReceived __pyx_string_tab[18]
+#define __pyx_n_u_RequestResponse __pyx_string_tab[19]
+#define __pyx_n_u_ResponseComplete __pyx_string_tab[20]
+#define __pyx_n_u_ResponseStarted __pyx_string_tab[21]
+#define __pyx_n_u_ScannedEvent __pyx_string_tab[22]
+#define __pyx_n_u_ScannedEvent___reduce_cython __pyx_string_tab[23]
+#define __pyx_n_u_ScannedEvent___setstate_cython __pyx_string_tab[24]
+#define __pyx_n_u_ScannedEvent_render __pyx_string_tab[25]
+#define __pyx_n_u_Scanner __pyx_string_tab[26]
+#define __pyx_n_u_Scanner___reduce_cython __pyx_string_tab[27]
+#define __pyx_n_u_Scanner___setstate_cython __pyx_string_tab[28]
+#define __pyx_n_u_Scanner_scan __pyx_string_tab[29]
+#define __pyx_n_u_Scanner_scan_many __pyx_string_tab[30]
+#define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[31]
+#define __pyx_n_u_annotate __pyx_string_tab[32]
+#define __pyx_n_u_dict __pyx_string_tab[33]
+#define __pyx_n_u_func __pyx_string_tab[34]
+#define __pyx_n_u_getstate __pyx_string_tab[35]
+#define __pyx_n_u_main __pyx_string_tab[36]
+#define __pyx_n_u_module __pyx_string_tab[37]
+#define __pyx_n_u_name_2 __pyx_string_tab[38]
+#define __pyx_n_u_new __pyx_string_tab[39]
+#define __pyx_n_u_pyx_checksum __pyx_string_tab[40]
+#define __pyx_n_u_pyx_result __pyx_string_tab[41]
+#define __pyx_n_u_pyx_state __pyx_string_tab[42]
+#define __pyx_n_u_pyx_type __pyx_string_tab[43]
+#define __pyx_n_u_pyx_unpickle_Scanner __pyx_string_tab[44]
+#define __pyx_n_u_pyx_vtable __pyx_string_tab[45]
+#define __pyx_n_u_qualname __pyx_string_tab[46]
+#define __pyx_n_u_reduce __pyx_string_tab[47]
+#define __pyx_n_u_reduce_cython __pyx_string_tab[48]
+#define __pyx_n_u_reduce_ex __pyx_string_tab[49]
+#define __pyx_n_u_set_name __pyx_string_tab[50]
+#define __pyx_n_u_setstate __pyx_string_tab[51]
+#define __pyx_n_u_setstate_cython __pyx_string_tab[52]
+#define __pyx_n_u_test __pyx_string_tab[53]
+#define __pyx_n_u_dict_2 __pyx_string_tab[54]
+#define __pyx_n_u_fastmatch__scan __pyx_string_tab[55]
+#define __pyx_n_u_is_coroutine __pyx_string_tab[56]
+#define __pyx_n_u_annotation_prefix __pyx_string_tab[57]
+#define __pyx_n_u_annotations_value __pyx_string_tab[58]
+#define __pyx_n_u_api_value __pyx_string_tab[59]
+#define __pyx_n_u_api_version __pyx_string_tab[60]
+#define __pyx_n_u_append_annotations __pyx_string_tab[61]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[62]
+#define __pyx_n_u_c __pyx_string_tab[63]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[64]
+#define __pyx_n_u_count __pyx_string_tab[65]
+#define __pyx_n_u_cut __pyx_string_tab[66]
+#define __pyx_n_u_data __pyx_string_tab[67]
+#define __pyx_n_u_decode_str __pyx_string_tab[68]
+#define __pyx_n_u_describe __pyx_string_tab[69]
+#define __pyx_n_u_envelope __pyx_string_tab[70]
+#define __pyx_n_u_extra __pyx_string_tab[71]
+#define __pyx_n_u_first __pyx_string_tab[72]
+#define __pyx_n_u_get __pyx_string_tab[73]
+#define __pyx_n_u_i __pyx_string_tab[74]
+#define __pyx_n_u_items __pyx_string_tab[75]
+#define __pyx_n_u_kind_value __pyx_string_tab[76]
+#define __pyx_n_u_level_value __pyx_string_tab[77]
+#define __pyx_n_u_m __pyx_string_tab[78]
+#define __pyx_n_u_max_bytes __pyx_string_tab[79]
+#define __pyx_n_u_merged __pyx_string_tab[80]
+#define __pyx_n_u_object __pyx_string_tab[81]
+#define __pyx_n_u_omit_managed_fields __pyx_string_tab[82]
+#define __pyx_n_u_origins __pyx_string_tab[83]
+#define __pyx_n_u_out __pyx_string_tab[84]
+#define __pyx_n_u_p __pyx_string_tab[85]
+#define __pyx_n_u_partition __pyx_string_tab[86]
+#define __pyx_n_u_patch __pyx_string_tab[87]
+#define __pyx_n_u_piece __pyx_string_tab[88]
+#define __pyx_n_u_pop __pyx_string_tab[89]
+#define __pyx_n_u_pos __pyx_string_tab[90]
+#define __pyx_n_u_rank __pyx_string_tab[91]
+#define __pyx_n_u_render __pyx_string_tab[92]
+#define __pyx_n_u_request_value __pyx_string_tab[93]
+#define __pyx_n_u_response_value __pyx_string_tab[94]
+#define __pyx_n_u_scan __pyx_string_tab[95]
+#define __pyx_n_u_scan_many __pyx_string_tab[96]
+#define __pyx_n_u_self __pyx_string_tab[97]
+#define __pyx_n_u_setdefault __pyx_string_tab[98]
+#define __pyx_n_u_size __pyx_string_tab[99]
+#define __pyx_n_u_slot __pyx_string_tab[100]
+#define __pyx_n_u_source __pyx_string_tab[101]
+#define __pyx_n_u_state __pyx_string_tab[102]
+#define __pyx_n_u_update __pyx_string_tab[103]
+#define __pyx_n_u_use_setstate __pyx_string_tab[104]
+#define __pyx_n_u_value __pyx_string_tab[105]
+#define __pyx_n_u_values __pyx_string_tab[106]
+#define __pyx_n_u_w __pyx_string_tab[107]
+#define __pyx_kp_b_Event __pyx_string_tab[108]
+#define __pyx_kp_b_Metadata_2 __pyx_string_tab[109]
+#define __pyx_kp_b_None_2 __pyx_string_tab[110]
+#define __pyx_kp_b_Panic_2 __pyx_string_tab[111]
+#define __pyx_kp_b_Request_2 __pyx_string_tab[112]
+#define __pyx_kp_b_RequestReceived_2 __pyx_string_tab[113]
+#define __pyx_kp_b_RequestResponse_2 __pyx_string_tab[114]
+#define __pyx_kp_b_ResponseComplete_2 __pyx_string_tab[115]
+#define __pyx_kp_b_ResponseStarted_2 __pyx_string_tab[116]
+#define __pyx_kp_b_audit_k8s_io_v1 __pyx_string_tab[117]
+#define __pyx_kp_b_ __pyx_string_tab[118]
+#define __pyx_kp_b__2 __pyx_string_tab[119]
+#define __pyx_kp_b_iso88591_Q __pyx_string_tab[120]
+#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[121]
+#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[122]
+#define __pyx_kp_b_iso88591_4z_Q_q_l_vWE_Q_q_t_uCt9G5PSSWW __pyx_string_tab[123]
+#define __pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZq_1E_V1G __pyx_string_tab[124]
+#define __pyx_kp_b_iso88591_A_n_Qd_4q_q_T_Zs_hc_vWE_T_A_q_A __pyx_string_tab[125]
+#define __pyx_kp_b_iso88591_K1_t6_Q __pyx_string_tab[126]
 #define __pyx_int_3144236 __pyx_number_tab[0]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
@@ -3274,7 +3277,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<5; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
   for (int i=0; i<8; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<126; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<127; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<1; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -3309,7 +3312,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<5; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
   for (int i=0; i<8; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<126; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<127; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<1; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -3324,7 +3327,7 @@ return 0;
 #endif
 /* #### Code section: module_code ### */
 
-/* "_fastmatch/_scan.pyx":43
+/* "_fastmatch/_scan.pyx":50
  * 
  * 
  * cdef inline bint _ws(uchar c) noexcept:             # <<<<<<<<<<<<<<
@@ -3336,7 +3339,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__ws(__pyx_t_10_fastmatch_5_
   int __pyx_r;
   int __pyx_t_1;
 
-  /* "_fastmatch/_scan.pyx":44
+  /* "_fastmatch/_scan.pyx":51
  * 
  * cdef inline bint _ws(uchar c) noexcept:
  *     return c == 32 or c == 10 or c == 13 or c == 9             # <<<<<<<<<<<<<<
@@ -3359,7 +3362,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__ws(__pyx_t_10_fastmatch_5_
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":43
+  /* "_fastmatch/_scan.pyx":50
  * 
  * 
  * cdef inline bint _ws(uchar c) noexcept:             # <<<<<<<<<<<<<<
@@ -3373,7 +3376,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__ws(__pyx_t_10_fastmatch_5_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":47
+/* "_fastmatch/_scan.pyx":54
  * 
  * 
  * cdef inline Py_ssize_t _skip_ws(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -3387,7 +3390,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_t_10_
   int __pyx_t_2;
 
 
-  /* "_fastmatch/_scan.pyx":48
+  /* "_fastmatch/_scan.pyx":55
  * 
  * cdef inline Py_ssize_t _skip_ws(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     while i < n and _ws(p[i]):             # <<<<<<<<<<<<<<
@@ -3414,7 +3417,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_t_10_
 
     if (!__pyx_t_1) break;
 
-    /* "_fastmatch/_scan.pyx":49
+    /* "_fastmatch/_scan.pyx":56
  * cdef inline Py_ssize_t _skip_ws(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     while i < n and _ws(p[i]):
  *         i += 1             # <<<<<<<<<<<<<<
@@ -3424,7 +3427,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_t_10_
     __pyx_v_i = (__pyx_v_i + 1);
   }
 
-  /* "_fastmatch/_scan.pyx":50
+  /* "_fastmatch/_scan.pyx":57
  *     while i < n and _ws(p[i]):
  *         i += 1
  *     return i             # <<<<<<<<<<<<<<
@@ -3437,7 +3440,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_t_10_
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":47
+  /* "_fastmatch/_scan.pyx":54
  * 
  * 
  * cdef inline Py_ssize_t _skip_ws(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -3452,7 +3455,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_t_10_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":53
+/* "_fastmatch/_scan.pyx":60
  * 
  * 
  * cdef inline int _hex(uchar c) noexcept:             # <<<<<<<<<<<<<<
@@ -3464,7 +3467,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   int __pyx_r;
   int __pyx_t_1;
 
-  /* "_fastmatch/_scan.pyx":54
+  /* "_fastmatch/_scan.pyx":61
  * 
  * cdef inline int _hex(uchar c) noexcept:
  *     if 48 <= c <= 57:             # <<<<<<<<<<<<<<
@@ -3478,7 +3481,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":55
+    /* "_fastmatch/_scan.pyx":62
  * cdef inline int _hex(uchar c) noexcept:
  *     if 48 <= c <= 57:
  *         return c - 48             # <<<<<<<<<<<<<<
@@ -3491,7 +3494,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":54
+    /* "_fastmatch/_scan.pyx":61
  * 
  * cdef inline int _hex(uchar c) noexcept:
  *     if 48 <= c <= 57:             # <<<<<<<<<<<<<<
@@ -3500,7 +3503,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":56
+  /* "_fastmatch/_scan.pyx":63
  *     if 48 <= c <= 57:
  *         return c - 48
  *     if 97 <= c <= 102:             # <<<<<<<<<<<<<<
@@ -3514,7 +3517,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":57
+    /* "_fastmatch/_scan.pyx":64
  *         return c - 48
  *     if 97 <= c <= 102:
  *         return c - 87             # <<<<<<<<<<<<<<
@@ -3527,7 +3530,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":56
+    /* "_fastmatch/_scan.pyx":63
  *     if 48 <= c <= 57:
  *         return c - 48
  *     if 97 <= c <= 102:             # <<<<<<<<<<<<<<
@@ -3536,7 +3539,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":58
+  /* "_fastmatch/_scan.pyx":65
  *     if 97 <= c <= 102:
  *         return c - 87
  *     if 65 <= c <= 70:             # <<<<<<<<<<<<<<
@@ -3550,7 +3553,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":59
+    /* "_fastmatch/_scan.pyx":66
  *         return c - 87
  *     if 65 <= c <= 70:
  *         return c - 55             # <<<<<<<<<<<<<<
@@ -3563,7 +3566,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":58
+    /* "_fastmatch/_scan.pyx":65
  *     if 97 <= c <= 102:
  *         return c - 87
  *     if 65 <= c <= 70:             # <<<<<<<<<<<<<<
@@ -3572,7 +3575,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":60
+  /* "_fastmatch/_scan.pyx":67
  *     if 65 <= c <= 70:
  *         return c - 55
  *     return -1             # <<<<<<<<<<<<<<
@@ -3585,7 +3588,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":53
+  /* "_fastmatch/_scan.pyx":60
  * 
  * 
  * cdef inline int _hex(uchar c) noexcept:             # <<<<<<<<<<<<<<
@@ -3599,7 +3602,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":63
+/* "_fastmatch/_scan.pyx":70
  * 
  * 
  * cdef inline uint64_t _special8(uint64_t x) noexcept:             # <<<<<<<<<<<<<<
@@ -3613,7 +3616,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
   uint64_t __pyx_v_backslash;
   uint64_t __pyx_r;
 
-  /* "_fastmatch/_scan.pyx":70
+  /* "_fastmatch/_scan.pyx":77
  *     (a borrow), never miss one: a hit only sends the caller to its byte-wise loop.
  *     """
  *     cdef uint64_t ones = 0x0101010101010101ULL             # <<<<<<<<<<<<<<
@@ -3622,7 +3625,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
 */
   __pyx_v_ones = 0x0101010101010101ULL;
 
-  /* "_fastmatch/_scan.pyx":71
+  /* "_fastmatch/_scan.pyx":78
  *     """
  *     cdef uint64_t ones = 0x0101010101010101ULL
  *     cdef uint64_t quote = x ^ (ones * 0x22)             # <<<<<<<<<<<<<<
@@ -3631,7 +3634,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
 */
   __pyx_v_quote = (__pyx_v_x ^ (__pyx_v_ones * 0x22));
 
-  /* "_fastmatch/_scan.pyx":72
+  /* "_fastmatch/_scan.pyx":79
  *     cdef uint64_t ones = 0x0101010101010101ULL
  *     cdef uint64_t quote = x ^ (ones * 0x22)
  *     cdef uint64_t backslash = x ^ (ones * 0x5C)             # <<<<<<<<<<<<<<
@@ -3640,7 +3643,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
 */
   __pyx_v_backslash = (__pyx_v_x ^ (__pyx_v_ones * 0x5C));
 
-  /* "_fastmatch/_scan.pyx":73
+  /* "_fastmatch/_scan.pyx":80
  *     cdef uint64_t quote = x ^ (ones * 0x22)
  *     cdef uint64_t backslash = x ^ (ones * 0x5C)
  *     return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x) | x) & (ones * 0x80)             # <<<<<<<<<<<<<<
@@ -3653,7 +3656,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":63
+  /* "_fastmatch/_scan.pyx":70
  * 
  * 
  * cdef inline uint64_t _special8(uint64_t x) noexcept:             # <<<<<<<<<<<<<<
@@ -3670,7 +3673,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":76
+/* "_fastmatch/_scan.pyx":83
  * 
  * 
  * cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, bint* escaped) noexcept:             # <<<<<<<<<<<<<<
@@ -3691,7 +3694,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
   int __pyx_t_3;
 
 
-  /* "_fastmatch/_scan.pyx":81
+  /* "_fastmatch/_scan.pyx":88
  *     cdef int k, d, code
  *     cdef uint64_t word, mask
  *     i += 1             # <<<<<<<<<<<<<<
@@ -3700,7 +3703,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
   __pyx_v_i = (__pyx_v_i + 1);
 
-  /* "_fastmatch/_scan.pyx":82
+  /* "_fastmatch/_scan.pyx":89
  *     cdef uint64_t word, mask
  *     i += 1
  *     while True:             # <<<<<<<<<<<<<<
@@ -3709,7 +3712,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
   while (1) {
 
-    /* "_fastmatch/_scan.pyx":85
+    /* "_fastmatch/_scan.pyx":92
  *         # Eight bytes at a time through the plain part of the string, then straight to
  *         # the first special byte (the lowest flagged one is always a true hit).
  *         if i + 8 <= n:             # <<<<<<<<<<<<<<
@@ -3721,7 +3724,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":86
+      /* "_fastmatch/_scan.pyx":93
  *         # the first special byte (the lowest flagged one is always a true hit).
  *         if i + 8 <= n:
  *             memcpy(&word, p + i, 8)             # <<<<<<<<<<<<<<
@@ -3730,7 +3733,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       (void)(memcpy((&__pyx_v_word), (__pyx_v_p + __pyx_v_i), 8));
 
-      /* "_fastmatch/_scan.pyx":87
+      /* "_fastmatch/_scan.pyx":94
  *         if i + 8 <= n:
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)             # <<<<<<<<<<<<<<
@@ -3739,7 +3742,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_mask = __pyx_f_10_fastmatch_5_scan__special8(__pyx_v_word);
 
-      /* "_fastmatch/_scan.pyx":88
+      /* "_fastmatch/_scan.pyx":95
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)
  *             if mask == 0:             # <<<<<<<<<<<<<<
@@ -3751,7 +3754,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":89
+        /* "_fastmatch/_scan.pyx":96
  *             mask = _special8(word)
  *             if mask == 0:
  *                 i += 8             # <<<<<<<<<<<<<<
@@ -3760,7 +3763,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 8);
 
-        /* "_fastmatch/_scan.pyx":90
+        /* "_fastmatch/_scan.pyx":97
  *             if mask == 0:
  *                 i += 8
  *                 continue             # <<<<<<<<<<<<<<
@@ -3769,7 +3772,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":88
+        /* "_fastmatch/_scan.pyx":95
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)
  *             if mask == 0:             # <<<<<<<<<<<<<<
@@ -3778,7 +3781,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":91
+      /* "_fastmatch/_scan.pyx":98
  *                 i += 8
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3             # <<<<<<<<<<<<<<
@@ -3787,7 +3790,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_i = (__pyx_v_i + (__builtin_ctzll(__pyx_v_mask) >> 3));
 
-      /* "_fastmatch/_scan.pyx":85
+      /* "_fastmatch/_scan.pyx":92
  *         # Eight bytes at a time through the plain part of the string, then straight to
  *         # the first special byte (the lowest flagged one is always a true hit).
  *         if i + 8 <= n:             # <<<<<<<<<<<<<<
@@ -3797,7 +3800,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":92
+    /* "_fastmatch/_scan.pyx":99
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:             # <<<<<<<<<<<<<<
@@ -3809,7 +3812,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":93
+      /* "_fastmatch/_scan.pyx":100
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -3822,7 +3825,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":92
+      /* "_fastmatch/_scan.pyx":99
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:             # <<<<<<<<<<<<<<
@@ -3832,7 +3835,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     }
     __pyx_L5:;
 
-    /* "_fastmatch/_scan.pyx":94
+    /* "_fastmatch/_scan.pyx":101
  *         elif i >= n:
  *             return -1
  *         c = p[i]             # <<<<<<<<<<<<<<
@@ -3841,7 +3844,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-    /* "_fastmatch/_scan.pyx":95
+    /* "_fastmatch/_scan.pyx":102
  *             return -1
  *         c = p[i]
  *         if c == 34:  # "             # <<<<<<<<<<<<<<
@@ -3853,7 +3856,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":96
+      /* "_fastmatch/_scan.pyx":103
  *         c = p[i]
  *         if c == 34:  # "
  *             return i + 1             # <<<<<<<<<<<<<<
@@ -3866,7 +3869,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":95
+      /* "_fastmatch/_scan.pyx":102
  *             return -1
  *         c = p[i]
  *         if c == 34:  # "             # <<<<<<<<<<<<<<
@@ -3875,7 +3878,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":97
+    /* "_fastmatch/_scan.pyx":104
  *         if c == 34:  # "
  *             return i + 1
  *         if c == 92:  # backslash             # <<<<<<<<<<<<<<
@@ -3887,7 +3890,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":98
+      /* "_fastmatch/_scan.pyx":105
  *             return i + 1
  *         if c == 92:  # backslash
  *             escaped[0] = True             # <<<<<<<<<<<<<<
@@ -3896,7 +3899,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       (__pyx_v_escaped[0]) = 1;
 
-      /* "_fastmatch/_scan.pyx":99
+      /* "_fastmatch/_scan.pyx":106
  *         if c == 92:  # backslash
  *             escaped[0] = True
  *             i += 1             # <<<<<<<<<<<<<<
@@ -3905,7 +3908,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_i = (__pyx_v_i + 1);
 
-      /* "_fastmatch/_scan.pyx":100
+      /* "_fastmatch/_scan.pyx":107
  *             escaped[0] = True
  *             i += 1
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -3917,7 +3920,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":101
+        /* "_fastmatch/_scan.pyx":108
  *             i += 1
  *             if i >= n:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -3930,7 +3933,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":100
+        /* "_fastmatch/_scan.pyx":107
  *             escaped[0] = True
  *             i += 1
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -3939,7 +3942,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":102
+      /* "_fastmatch/_scan.pyx":109
  *             if i >= n:
  *                 return -1
  *             c = p[i]             # <<<<<<<<<<<<<<
@@ -3948,7 +3951,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-      /* "_fastmatch/_scan.pyx":103
+      /* "_fastmatch/_scan.pyx":110
  *                 return -1
  *             c = p[i]
  *             if c == 117:  # \uXXXX             # <<<<<<<<<<<<<<
@@ -3960,7 +3963,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":104
+        /* "_fastmatch/_scan.pyx":111
  *             c = p[i]
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:             # <<<<<<<<<<<<<<
@@ -3972,7 +3975,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":105
+          /* "_fastmatch/_scan.pyx":112
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -3985,7 +3988,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":104
+          /* "_fastmatch/_scan.pyx":111
  *             c = p[i]
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:             # <<<<<<<<<<<<<<
@@ -3994,7 +3997,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":106
+        /* "_fastmatch/_scan.pyx":113
  *                 if i + 4 >= n:
  *                     return -1
  *                 code = 0             # <<<<<<<<<<<<<<
@@ -4003,7 +4006,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_code = 0;
 
-        /* "_fastmatch/_scan.pyx":107
+        /* "_fastmatch/_scan.pyx":114
  *                     return -1
  *                 code = 0
  *                 for k in range(1, 5):             # <<<<<<<<<<<<<<
@@ -4013,7 +4016,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         for (__pyx_t_2 = 1; __pyx_t_2 < 5; __pyx_t_2+=1) {
           __pyx_v_k = __pyx_t_2;
 
-          /* "_fastmatch/_scan.pyx":108
+          /* "_fastmatch/_scan.pyx":115
  *                 code = 0
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])             # <<<<<<<<<<<<<<
@@ -4022,7 +4025,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
           __pyx_v_d = __pyx_f_10_fastmatch_5_scan__hex((__pyx_v_p[(__pyx_v_i + __pyx_v_k)]));
 
-          /* "_fastmatch/_scan.pyx":109
+          /* "_fastmatch/_scan.pyx":116
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])
  *                     if d < 0:             # <<<<<<<<<<<<<<
@@ -4034,7 +4037,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           if (__pyx_t_1) {
 
 
-            /* "_fastmatch/_scan.pyx":110
+            /* "_fastmatch/_scan.pyx":117
  *                     d = _hex(p[i + k])
  *                     if d < 0:
  *                         return -1             # <<<<<<<<<<<<<<
@@ -4047,7 +4050,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
             }
             goto __pyx_L0;
 
-            /* "_fastmatch/_scan.pyx":109
+            /* "_fastmatch/_scan.pyx":116
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])
  *                     if d < 0:             # <<<<<<<<<<<<<<
@@ -4056,7 +4059,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
           }
 
-          /* "_fastmatch/_scan.pyx":111
+          /* "_fastmatch/_scan.pyx":118
  *                     if d < 0:
  *                         return -1
  *                     code = code * 16 + d             # <<<<<<<<<<<<<<
@@ -4066,7 +4069,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           __pyx_v_code = ((__pyx_v_code * 16) + __pyx_v_d);
         }
 
-        /* "_fastmatch/_scan.pyx":114
+        /* "_fastmatch/_scan.pyx":121
  *                 # Surrogate escapes: msgspec refuses lone ones, and pairs are rare
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:             # <<<<<<<<<<<<<<
@@ -4080,7 +4083,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":115
+          /* "_fastmatch/_scan.pyx":122
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -4093,7 +4096,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":114
+          /* "_fastmatch/_scan.pyx":121
  *                 # Surrogate escapes: msgspec refuses lone ones, and pairs are rare
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:             # <<<<<<<<<<<<<<
@@ -4102,7 +4105,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":116
+        /* "_fastmatch/_scan.pyx":123
  *                 if 0xD800 <= code <= 0xDFFF:
  *                     return -1
  *                 i += 5             # <<<<<<<<<<<<<<
@@ -4111,7 +4114,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 5);
 
-        /* "_fastmatch/_scan.pyx":117
+        /* "_fastmatch/_scan.pyx":124
  *                     return -1
  *                 i += 5
  *                 continue             # <<<<<<<<<<<<<<
@@ -4120,7 +4123,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":103
+        /* "_fastmatch/_scan.pyx":110
  *                 return -1
  *             c = p[i]
  *             if c == 117:  # \uXXXX             # <<<<<<<<<<<<<<
@@ -4129,7 +4132,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":118
+      /* "_fastmatch/_scan.pyx":125
  *                 i += 5
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:             # <<<<<<<<<<<<<<
@@ -4146,7 +4149,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         case 0x72:
         case 0x74:
 
-        /* "_fastmatch/_scan.pyx":119
+        /* "_fastmatch/_scan.pyx":126
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:
  *                 i += 1             # <<<<<<<<<<<<<<
@@ -4155,7 +4158,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 1);
 
-        /* "_fastmatch/_scan.pyx":120
+        /* "_fastmatch/_scan.pyx":127
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:
  *                 i += 1
  *                 continue             # <<<<<<<<<<<<<<
@@ -4164,7 +4167,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":118
+        /* "_fastmatch/_scan.pyx":125
  *                 i += 5
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:             # <<<<<<<<<<<<<<
@@ -4175,7 +4178,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         default: break;
       }
 
-      /* "_fastmatch/_scan.pyx":121
+      /* "_fastmatch/_scan.pyx":128
  *                 i += 1
  *                 continue
  *             return -1             # <<<<<<<<<<<<<<
@@ -4188,7 +4191,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":97
+      /* "_fastmatch/_scan.pyx":104
  *         if c == 34:  # "
  *             return i + 1
  *         if c == 92:  # backslash             # <<<<<<<<<<<<<<
@@ -4197,7 +4200,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":122
+    /* "_fastmatch/_scan.pyx":129
  *                 continue
  *             return -1
  *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)             # <<<<<<<<<<<<<<
@@ -4223,7 +4226,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":123
+      /* "_fastmatch/_scan.pyx":130
  *             return -1
  *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
  *             return -1             # <<<<<<<<<<<<<<
@@ -4236,7 +4239,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":122
+      /* "_fastmatch/_scan.pyx":129
  *                 continue
  *             return -1
  *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)             # <<<<<<<<<<<<<<
@@ -4245,7 +4248,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":124
+    /* "_fastmatch/_scan.pyx":131
  *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
  *             return -1
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4256,7 +4259,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     __pyx_L3_continue:;
   }
 
-  /* "_fastmatch/_scan.pyx":76
+  /* "_fastmatch/_scan.pyx":83
  * 
  * 
  * cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, bint* escaped) noexcept:             # <<<<<<<<<<<<<<
@@ -4278,7 +4281,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":127
+/* "_fastmatch/_scan.pyx":134
  * 
  * 
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -4293,7 +4296,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   int __pyx_t_2;
 
 
-  /* "_fastmatch/_scan.pyx":129
+  /* "_fastmatch/_scan.pyx":136
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -             # <<<<<<<<<<<<<<
@@ -4305,7 +4308,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":130
+    /* "_fastmatch/_scan.pyx":137
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4314,7 +4317,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":129
+    /* "_fastmatch/_scan.pyx":136
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -             # <<<<<<<<<<<<<<
@@ -4323,7 +4326,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":131
+  /* "_fastmatch/_scan.pyx":138
  *     if p[i] == 45:  # -
  *         i += 1
  *     if i >= n:             # <<<<<<<<<<<<<<
@@ -4335,7 +4338,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":132
+    /* "_fastmatch/_scan.pyx":139
  *         i += 1
  *     if i >= n:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4348,7 +4351,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":131
+    /* "_fastmatch/_scan.pyx":138
  *     if p[i] == 45:  # -
  *         i += 1
  *     if i >= n:             # <<<<<<<<<<<<<<
@@ -4357,7 +4360,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":133
+  /* "_fastmatch/_scan.pyx":140
  *     if i >= n:
  *         return -1
  *     if p[i] == 48:  # 0             # <<<<<<<<<<<<<<
@@ -4369,7 +4372,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":134
+    /* "_fastmatch/_scan.pyx":141
  *         return -1
  *     if p[i] == 48:  # 0
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4378,7 +4381,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":133
+    /* "_fastmatch/_scan.pyx":140
  *     if i >= n:
  *         return -1
  *     if p[i] == 48:  # 0             # <<<<<<<<<<<<<<
@@ -4388,7 +4391,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     goto __pyx_L5;
   }
 
-  /* "_fastmatch/_scan.pyx":135
+  /* "_fastmatch/_scan.pyx":142
  *     if p[i] == 48:  # 0
  *         i += 1
  *     elif 49 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4402,7 +4405,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":136
+    /* "_fastmatch/_scan.pyx":143
  *         i += 1
  *     elif 49 <= p[i] <= 57:
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4431,7 +4434,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":137
+      /* "_fastmatch/_scan.pyx":144
  *     elif 49 <= p[i] <= 57:
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4441,7 +4444,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":135
+    /* "_fastmatch/_scan.pyx":142
  *     if p[i] == 48:  # 0
  *         i += 1
  *     elif 49 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4451,7 +4454,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     goto __pyx_L5;
   }
 
-  /* "_fastmatch/_scan.pyx":139
+  /* "_fastmatch/_scan.pyx":146
  *             i += 1
  *     else:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4467,7 +4470,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   }
   __pyx_L5:;
 
-  /* "_fastmatch/_scan.pyx":140
+  /* "_fastmatch/_scan.pyx":147
  *     else:
  *         return -1
  *     if i < n and p[i] == 46:  # .             # <<<<<<<<<<<<<<
@@ -4493,7 +4496,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":141
+    /* "_fastmatch/_scan.pyx":148
  *         return -1
  *     if i < n and p[i] == 46:  # .
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4502,7 +4505,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":142
+    /* "_fastmatch/_scan.pyx":149
  *     if i < n and p[i] == 46:  # .
  *         i += 1
  *         start = i             # <<<<<<<<<<<<<<
@@ -4511,7 +4514,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_start = __pyx_v_i;
 
-    /* "_fastmatch/_scan.pyx":143
+    /* "_fastmatch/_scan.pyx":150
  *         i += 1
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4540,7 +4543,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":144
+      /* "_fastmatch/_scan.pyx":151
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4550,7 +4553,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":145
+    /* "_fastmatch/_scan.pyx":152
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4562,7 +4565,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":146
+      /* "_fastmatch/_scan.pyx":153
  *             i += 1
  *         if i == start:
  *             return -1             # <<<<<<<<<<<<<<
@@ -4575,7 +4578,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":145
+      /* "_fastmatch/_scan.pyx":152
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4584,7 +4587,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":140
+    /* "_fastmatch/_scan.pyx":147
  *     else:
  *         return -1
  *     if i < n and p[i] == 46:  # .             # <<<<<<<<<<<<<<
@@ -4593,7 +4596,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":147
+  /* "_fastmatch/_scan.pyx":154
  *         if i == start:
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E             # <<<<<<<<<<<<<<
@@ -4629,7 +4632,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":148
+    /* "_fastmatch/_scan.pyx":155
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4638,7 +4641,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":149
+    /* "_fastmatch/_scan.pyx":156
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):             # <<<<<<<<<<<<<<
@@ -4674,7 +4677,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":150
+      /* "_fastmatch/_scan.pyx":157
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4683,7 +4686,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
       __pyx_v_i = (__pyx_v_i + 1);
 
-      /* "_fastmatch/_scan.pyx":149
+      /* "_fastmatch/_scan.pyx":156
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):             # <<<<<<<<<<<<<<
@@ -4692,7 +4695,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":151
+    /* "_fastmatch/_scan.pyx":158
  *         if i < n and (p[i] == 43 or p[i] == 45):
  *             i += 1
  *         start = i             # <<<<<<<<<<<<<<
@@ -4701,7 +4704,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_start = __pyx_v_i;
 
-    /* "_fastmatch/_scan.pyx":152
+    /* "_fastmatch/_scan.pyx":159
  *             i += 1
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4730,7 +4733,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":153
+      /* "_fastmatch/_scan.pyx":160
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4740,7 +4743,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":154
+    /* "_fastmatch/_scan.pyx":161
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4752,7 +4755,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":155
+      /* "_fastmatch/_scan.pyx":162
  *             i += 1
  *         if i == start:
  *             return -1             # <<<<<<<<<<<<<<
@@ -4765,7 +4768,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":154
+      /* "_fastmatch/_scan.pyx":161
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4774,7 +4777,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":147
+    /* "_fastmatch/_scan.pyx":154
  *         if i == start:
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E             # <<<<<<<<<<<<<<
@@ -4783,7 +4786,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":156
+  /* "_fastmatch/_scan.pyx":163
  *         if i == start:
  *             return -1
  *     return i             # <<<<<<<<<<<<<<
@@ -4796,7 +4799,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":127
+  /* "_fastmatch/_scan.pyx":134
  * 
  * 
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -4812,7 +4815,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":159
+/* "_fastmatch/_scan.pyx":166
  * 
  * 
  * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -4828,7 +4831,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   Py_ssize_t __pyx_t_3;
 
 
-  /* "_fastmatch/_scan.pyx":161
+  /* "_fastmatch/_scan.pyx":168
  * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
  *     cdef bint escaped = False             # <<<<<<<<<<<<<<
@@ -4837,7 +4840,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_escaped = 0;
 
-  /* "_fastmatch/_scan.pyx":162
+  /* "_fastmatch/_scan.pyx":169
  *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
  *     cdef bint escaped = False
  *     if p[i] != 34:             # <<<<<<<<<<<<<<
@@ -4849,7 +4852,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":163
+    /* "_fastmatch/_scan.pyx":170
  *     cdef bint escaped = False
  *     if p[i] != 34:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4862,7 +4865,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":162
+    /* "_fastmatch/_scan.pyx":169
  *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
  *     cdef bint escaped = False
  *     if p[i] != 34:             # <<<<<<<<<<<<<<
@@ -4871,7 +4874,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   }
 
-  /* "_fastmatch/_scan.pyx":164
+  /* "_fastmatch/_scan.pyx":171
  *     if p[i] != 34:
  *         return -1
  *     i = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
@@ -4880,7 +4883,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
 
-  /* "_fastmatch/_scan.pyx":165
+  /* "_fastmatch/_scan.pyx":172
  *         return -1
  *     i = _string_end(p, i, n, &escaped)
  *     if i < 0:             # <<<<<<<<<<<<<<
@@ -4892,7 +4895,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":166
+    /* "_fastmatch/_scan.pyx":173
  *     i = _string_end(p, i, n, &escaped)
  *     if i < 0:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4905,7 +4908,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":165
+    /* "_fastmatch/_scan.pyx":172
  *         return -1
  *     i = _string_end(p, i, n, &escaped)
  *     if i < 0:             # <<<<<<<<<<<<<<
@@ -4914,7 +4917,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   }
 
-  /* "_fastmatch/_scan.pyx":167
+  /* "_fastmatch/_scan.pyx":174
  *     if i < 0:
  *         return -1
  *     i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
@@ -4923,7 +4926,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-  /* "_fastmatch/_scan.pyx":168
+  /* "_fastmatch/_scan.pyx":175
  *         return -1
  *     i = _skip_ws(p, i, n)
  *     if i >= n or p[i] != 58:  # :             # <<<<<<<<<<<<<<
@@ -4949,7 +4952,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":169
+    /* "_fastmatch/_scan.pyx":176
  *     i = _skip_ws(p, i, n)
  *     if i >= n or p[i] != 58:  # :
  *         return -1             # <<<<<<<<<<<<<<
@@ -4962,7 +4965,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":168
+    /* "_fastmatch/_scan.pyx":175
  *         return -1
  *     i = _skip_ws(p, i, n)
  *     if i >= n or p[i] != 58:  # :             # <<<<<<<<<<<<<<
@@ -4971,7 +4974,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   }
 
-  /* "_fastmatch/_scan.pyx":170
+  /* "_fastmatch/_scan.pyx":177
  *     if i >= n or p[i] != 58:  # :
  *         return -1
  *     i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -4980,7 +4983,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-  /* "_fastmatch/_scan.pyx":171
+  /* "_fastmatch/_scan.pyx":178
  *         return -1
  *     i = _skip_ws(p, i + 1, n)
  *     return i if i < n else -1             # <<<<<<<<<<<<<<
@@ -5002,7 +5005,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":159
+  /* "_fastmatch/_scan.pyx":166
  * 
  * 
  * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -5018,7 +5021,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":174
+/* "_fastmatch/_scan.pyx":181
  * 
  * 
  * cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -5037,7 +5040,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
   int __pyx_t_3;
 
 
-  /* "_fastmatch/_scan.pyx":182
+  /* "_fastmatch/_scan.pyx":189
  *     """
  *     cdef uchar closers[MAX_DEPTH]
  *     cdef int top = 0             # <<<<<<<<<<<<<<
@@ -5046,7 +5049,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
   __pyx_v_top = 0;
 
-  /* "_fastmatch/_scan.pyx":184
+  /* "_fastmatch/_scan.pyx":191
  *     cdef int top = 0
  *     cdef uchar c
  *     cdef bint escaped = False             # <<<<<<<<<<<<<<
@@ -5055,7 +5058,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
   __pyx_v_escaped = 0;
 
-  /* "_fastmatch/_scan.pyx":185
+  /* "_fastmatch/_scan.pyx":192
  *     cdef uchar c
  *     cdef bint escaped = False
  *     while True:             # <<<<<<<<<<<<<<
@@ -5064,7 +5067,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
   while (1) {
 
-    /* "_fastmatch/_scan.pyx":186
+    /* "_fastmatch/_scan.pyx":193
  *     cdef bint escaped = False
  *     while True:
  *         c = p[i]  # i < n: a value starts here             # <<<<<<<<<<<<<<
@@ -5073,7 +5076,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
     __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-    /* "_fastmatch/_scan.pyx":187
+    /* "_fastmatch/_scan.pyx":194
  *     while True:
  *         c = p[i]  # i < n: a value starts here
  *         if c == 34:             # <<<<<<<<<<<<<<
@@ -5085,7 +5088,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":188
+      /* "_fastmatch/_scan.pyx":195
  *         c = p[i]  # i < n: a value starts here
  *         if c == 34:
  *             i = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
@@ -5094,7 +5097,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
 
-      /* "_fastmatch/_scan.pyx":187
+      /* "_fastmatch/_scan.pyx":194
  *     while True:
  *         c = p[i]  # i < n: a value starts here
  *         if c == 34:             # <<<<<<<<<<<<<<
@@ -5104,7 +5107,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":189
+    /* "_fastmatch/_scan.pyx":196
  *         if c == 34:
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [             # <<<<<<<<<<<<<<
@@ -5123,7 +5126,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":190
+      /* "_fastmatch/_scan.pyx":197
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [
  *             if depth + top >= MAX_DEPTH:             # <<<<<<<<<<<<<<
@@ -5135,7 +5138,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":191
+        /* "_fastmatch/_scan.pyx":198
  *         elif c == 123 or c == 91:  # { [
  *             if depth + top >= MAX_DEPTH:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -5148,7 +5151,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":190
+        /* "_fastmatch/_scan.pyx":197
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [
  *             if depth + top >= MAX_DEPTH:             # <<<<<<<<<<<<<<
@@ -5157,7 +5160,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":192
+      /* "_fastmatch/_scan.pyx":199
  *             if depth + top >= MAX_DEPTH:
  *                 return -1
  *             closers[top] = c + 2  # } is { + 2, ] is [ + 2             # <<<<<<<<<<<<<<
@@ -5166,7 +5169,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       (__pyx_v_closers[__pyx_v_top]) = (__pyx_v_c + 2);
 
-      /* "_fastmatch/_scan.pyx":193
+      /* "_fastmatch/_scan.pyx":200
  *                 return -1
  *             closers[top] = c + 2  # } is { + 2, ] is [ + 2
  *             top += 1             # <<<<<<<<<<<<<<
@@ -5175,7 +5178,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_top = (__pyx_v_top + 1);
 
-      /* "_fastmatch/_scan.pyx":194
+      /* "_fastmatch/_scan.pyx":201
  *             closers[top] = c + 2  # } is { + 2, ] is [ + 2
  *             top += 1
  *             i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -5184,7 +5187,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-      /* "_fastmatch/_scan.pyx":195
+      /* "_fastmatch/_scan.pyx":202
  *             top += 1
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -5196,7 +5199,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":196
+        /* "_fastmatch/_scan.pyx":203
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -5209,7 +5212,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":195
+        /* "_fastmatch/_scan.pyx":202
  *             top += 1
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -5218,7 +5221,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":197
+      /* "_fastmatch/_scan.pyx":204
  *             if i >= n:
  *                 return -1
  *             if p[i] == c + 2:  # empty             # <<<<<<<<<<<<<<
@@ -5230,7 +5233,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":198
+        /* "_fastmatch/_scan.pyx":205
  *                 return -1
  *             if p[i] == c + 2:  # empty
  *                 i += 1             # <<<<<<<<<<<<<<
@@ -5239,7 +5242,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = (__pyx_v_i + 1);
 
-        /* "_fastmatch/_scan.pyx":199
+        /* "_fastmatch/_scan.pyx":206
  *             if p[i] == c + 2:  # empty
  *                 i += 1
  *                 top -= 1             # <<<<<<<<<<<<<<
@@ -5248,7 +5251,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_top = (__pyx_v_top - 1);
 
-        /* "_fastmatch/_scan.pyx":197
+        /* "_fastmatch/_scan.pyx":204
  *             if i >= n:
  *                 return -1
  *             if p[i] == c + 2:  # empty             # <<<<<<<<<<<<<<
@@ -5258,7 +5261,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         goto __pyx_L8;
       }
 
-      /* "_fastmatch/_scan.pyx":200
+      /* "_fastmatch/_scan.pyx":207
  *                 i += 1
  *                 top -= 1
  *             elif c == 123:             # <<<<<<<<<<<<<<
@@ -5270,7 +5273,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":201
+        /* "_fastmatch/_scan.pyx":208
  *                 top -= 1
  *             elif c == 123:
  *                 i = _key_end(p, i, n)             # <<<<<<<<<<<<<<
@@ -5279,7 +5282,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = __pyx_f_10_fastmatch_5_scan__key_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-        /* "_fastmatch/_scan.pyx":202
+        /* "_fastmatch/_scan.pyx":209
  *             elif c == 123:
  *                 i = _key_end(p, i, n)
  *                 if i < 0:             # <<<<<<<<<<<<<<
@@ -5291,7 +5294,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":203
+          /* "_fastmatch/_scan.pyx":210
  *                 i = _key_end(p, i, n)
  *                 if i < 0:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -5304,7 +5307,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":202
+          /* "_fastmatch/_scan.pyx":209
  *             elif c == 123:
  *                 i = _key_end(p, i, n)
  *                 if i < 0:             # <<<<<<<<<<<<<<
@@ -5313,7 +5316,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":204
+        /* "_fastmatch/_scan.pyx":211
  *                 if i < 0:
  *                     return -1
  *                 continue             # <<<<<<<<<<<<<<
@@ -5322,7 +5325,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":200
+        /* "_fastmatch/_scan.pyx":207
  *                 i += 1
  *                 top -= 1
  *             elif c == 123:             # <<<<<<<<<<<<<<
@@ -5331,7 +5334,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":206
+      /* "_fastmatch/_scan.pyx":213
  *                 continue
  *             else:
  *                 continue             # <<<<<<<<<<<<<<
@@ -5343,7 +5346,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       }
       __pyx_L8:;
 
-      /* "_fastmatch/_scan.pyx":189
+      /* "_fastmatch/_scan.pyx":196
  *         if c == 34:
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [             # <<<<<<<<<<<<<<
@@ -5353,7 +5356,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":207
+    /* "_fastmatch/_scan.pyx":214
  *             else:
  *                 continue
  *         elif c == 116:             # <<<<<<<<<<<<<<
@@ -5365,7 +5368,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":208
+      /* "_fastmatch/_scan.pyx":215
  *                 continue
  *         elif c == 116:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1             # <<<<<<<<<<<<<<
@@ -5398,7 +5401,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 
       __pyx_v_i = __pyx_t_2;
 
-      /* "_fastmatch/_scan.pyx":207
+      /* "_fastmatch/_scan.pyx":214
  *             else:
  *                 continue
  *         elif c == 116:             # <<<<<<<<<<<<<<
@@ -5408,7 +5411,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":209
+    /* "_fastmatch/_scan.pyx":216
  *         elif c == 116:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
  *         elif c == 102:             # <<<<<<<<<<<<<<
@@ -5420,7 +5423,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":210
+      /* "_fastmatch/_scan.pyx":217
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
  *         elif c == 102:
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1             # <<<<<<<<<<<<<<
@@ -5453,7 +5456,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 
       __pyx_v_i = __pyx_t_2;
 
-      /* "_fastmatch/_scan.pyx":209
+      /* "_fastmatch/_scan.pyx":216
  *         elif c == 116:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
  *         elif c == 102:             # <<<<<<<<<<<<<<
@@ -5463,7 +5466,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":211
+    /* "_fastmatch/_scan.pyx":218
  *         elif c == 102:
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
  *         elif c == 110:             # <<<<<<<<<<<<<<
@@ -5475,7 +5478,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":212
+      /* "_fastmatch/_scan.pyx":219
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
  *         elif c == 110:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1             # <<<<<<<<<<<<<<
@@ -5508,7 +5511,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 
       __pyx_v_i = __pyx_t_2;
 
-      /* "_fastmatch/_scan.pyx":211
+      /* "_fastmatch/_scan.pyx":218
  *         elif c == 102:
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
  *         elif c == 110:             # <<<<<<<<<<<<<<
@@ -5518,7 +5521,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":213
+    /* "_fastmatch/_scan.pyx":220
  *         elif c == 110:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
  *         elif c == 45 or 48 <= c <= 57:             # <<<<<<<<<<<<<<
@@ -5546,7 +5549,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":214
+      /* "_fastmatch/_scan.pyx":221
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
  *         elif c == 45 or 48 <= c <= 57:
  *             i = _number_end(p, i, n)             # <<<<<<<<<<<<<<
@@ -5555,7 +5558,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__number_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-      /* "_fastmatch/_scan.pyx":213
+      /* "_fastmatch/_scan.pyx":220
  *         elif c == 110:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
  *         elif c == 45 or 48 <= c <= 57:             # <<<<<<<<<<<<<<
@@ -5565,7 +5568,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":216
+    /* "_fastmatch/_scan.pyx":223
  *             i = _number_end(p, i, n)
  *         else:
  *             return -1             # <<<<<<<<<<<<<<
@@ -5581,7 +5584,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     }
     __pyx_L5:;
 
-    /* "_fastmatch/_scan.pyx":217
+    /* "_fastmatch/_scan.pyx":224
  *         else:
  *             return -1
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -5593,7 +5596,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":218
+      /* "_fastmatch/_scan.pyx":225
  *             return -1
  *         if i < 0:
  *             return -1             # <<<<<<<<<<<<<<
@@ -5606,7 +5609,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":217
+      /* "_fastmatch/_scan.pyx":224
  *         else:
  *             return -1
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -5615,7 +5618,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":220
+    /* "_fastmatch/_scan.pyx":227
  *             return -1
  *         # After a value: close what ends here, up to the next value (or the end of this one).
  *         while True:             # <<<<<<<<<<<<<<
@@ -5624,7 +5627,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
     while (1) {
 
-      /* "_fastmatch/_scan.pyx":221
+      /* "_fastmatch/_scan.pyx":228
  *         # After a value: close what ends here, up to the next value (or the end of this one).
  *         while True:
  *             if top == 0:             # <<<<<<<<<<<<<<
@@ -5636,7 +5639,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":222
+        /* "_fastmatch/_scan.pyx":229
  *         while True:
  *             if top == 0:
  *                 return i             # <<<<<<<<<<<<<<
@@ -5649,7 +5652,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":221
+        /* "_fastmatch/_scan.pyx":228
  *         # After a value: close what ends here, up to the next value (or the end of this one).
  *         while True:
  *             if top == 0:             # <<<<<<<<<<<<<<
@@ -5658,7 +5661,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":223
+      /* "_fastmatch/_scan.pyx":230
  *             if top == 0:
  *                 return i
  *             i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
@@ -5667,7 +5670,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-      /* "_fastmatch/_scan.pyx":224
+      /* "_fastmatch/_scan.pyx":231
  *                 return i
  *             i = _skip_ws(p, i, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -5679,7 +5682,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":225
+        /* "_fastmatch/_scan.pyx":232
  *             i = _skip_ws(p, i, n)
  *             if i >= n:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -5692,7 +5695,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":224
+        /* "_fastmatch/_scan.pyx":231
  *                 return i
  *             i = _skip_ws(p, i, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -5701,7 +5704,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":226
+      /* "_fastmatch/_scan.pyx":233
  *             if i >= n:
  *                 return -1
  *             c = p[i]             # <<<<<<<<<<<<<<
@@ -5710,7 +5713,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-      /* "_fastmatch/_scan.pyx":227
+      /* "_fastmatch/_scan.pyx":234
  *                 return -1
  *             c = p[i]
  *             if c == 44:  # ,             # <<<<<<<<<<<<<<
@@ -5722,7 +5725,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":228
+        /* "_fastmatch/_scan.pyx":235
  *             c = p[i]
  *             if c == 44:  # ,
  *                 i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -5731,7 +5734,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-        /* "_fastmatch/_scan.pyx":229
+        /* "_fastmatch/_scan.pyx":236
  *             if c == 44:  # ,
  *                 i = _skip_ws(p, i + 1, n)
  *                 if i >= n:             # <<<<<<<<<<<<<<
@@ -5743,7 +5746,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":230
+          /* "_fastmatch/_scan.pyx":237
  *                 i = _skip_ws(p, i + 1, n)
  *                 if i >= n:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -5756,7 +5759,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":229
+          /* "_fastmatch/_scan.pyx":236
  *             if c == 44:  # ,
  *                 i = _skip_ws(p, i + 1, n)
  *                 if i >= n:             # <<<<<<<<<<<<<<
@@ -5765,7 +5768,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":231
+        /* "_fastmatch/_scan.pyx":238
  *                 if i >= n:
  *                     return -1
  *                 if closers[top - 1] == 125:             # <<<<<<<<<<<<<<
@@ -5777,7 +5780,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":232
+          /* "_fastmatch/_scan.pyx":239
  *                     return -1
  *                 if closers[top - 1] == 125:
  *                     i = _key_end(p, i, n)             # <<<<<<<<<<<<<<
@@ -5786,7 +5789,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
           __pyx_v_i = __pyx_f_10_fastmatch_5_scan__key_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-          /* "_fastmatch/_scan.pyx":233
+          /* "_fastmatch/_scan.pyx":240
  *                 if closers[top - 1] == 125:
  *                     i = _key_end(p, i, n)
  *                     if i < 0:             # <<<<<<<<<<<<<<
@@ -5798,7 +5801,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
           if (__pyx_t_1) {
 
 
-            /* "_fastmatch/_scan.pyx":234
+            /* "_fastmatch/_scan.pyx":241
  *                     i = _key_end(p, i, n)
  *                     if i < 0:
  *                         return -1             # <<<<<<<<<<<<<<
@@ -5811,7 +5814,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
             }
             goto __pyx_L0;
 
-            /* "_fastmatch/_scan.pyx":233
+            /* "_fastmatch/_scan.pyx":240
  *                 if closers[top - 1] == 125:
  *                     i = _key_end(p, i, n)
  *                     if i < 0:             # <<<<<<<<<<<<<<
@@ -5820,7 +5823,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
           }
 
-          /* "_fastmatch/_scan.pyx":231
+          /* "_fastmatch/_scan.pyx":238
  *                 if i >= n:
  *                     return -1
  *                 if closers[top - 1] == 125:             # <<<<<<<<<<<<<<
@@ -5829,7 +5832,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":235
+        /* "_fastmatch/_scan.pyx":242
  *                     if i < 0:
  *                         return -1
  *                 break             # <<<<<<<<<<<<<<
@@ -5838,7 +5841,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         goto __pyx_L20_break;
 
-        /* "_fastmatch/_scan.pyx":227
+        /* "_fastmatch/_scan.pyx":234
  *                 return -1
  *             c = p[i]
  *             if c == 44:  # ,             # <<<<<<<<<<<<<<
@@ -5847,7 +5850,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":236
+      /* "_fastmatch/_scan.pyx":243
  *                         return -1
  *                 break
  *             if c == closers[top - 1]:             # <<<<<<<<<<<<<<
@@ -5859,7 +5862,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":237
+        /* "_fastmatch/_scan.pyx":244
  *                 break
  *             if c == closers[top - 1]:
  *                 i += 1             # <<<<<<<<<<<<<<
@@ -5868,7 +5871,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = (__pyx_v_i + 1);
 
-        /* "_fastmatch/_scan.pyx":238
+        /* "_fastmatch/_scan.pyx":245
  *             if c == closers[top - 1]:
  *                 i += 1
  *                 top -= 1             # <<<<<<<<<<<<<<
@@ -5877,7 +5880,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_top = (__pyx_v_top - 1);
 
-        /* "_fastmatch/_scan.pyx":239
+        /* "_fastmatch/_scan.pyx":246
  *                 i += 1
  *                 top -= 1
  *                 continue             # <<<<<<<<<<<<<<
@@ -5886,7 +5889,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         goto __pyx_L19_continue;
 
-        /* "_fastmatch/_scan.pyx":236
+        /* "_fastmatch/_scan.pyx":243
  *                         return -1
  *                 break
  *             if c == closers[top - 1]:             # <<<<<<<<<<<<<<
@@ -5895,7 +5898,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":240
+      /* "_fastmatch/_scan.pyx":247
  *                 top -= 1
  *                 continue
  *             return -1             # <<<<<<<<<<<<<<
@@ -5913,7 +5916,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     __pyx_L3_continue:;
   }
 
-  /* "_fastmatch/_scan.pyx":174
+  /* "_fastmatch/_scan.pyx":181
  * 
  * 
  * cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -5933,7 +5936,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":251
+/* "_fastmatch/_scan.pyx":258
  * 
  * 
  * cdef Py_ssize_t _members(const uchar* p, Py_ssize_t i, Py_ssize_t n, Members* m, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -5955,7 +5958,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   int __pyx_t_5;
 
 
-  /* "_fastmatch/_scan.pyx":257
+  /* "_fastmatch/_scan.pyx":264
  *     duplicates and re-encodes escaped keys, which is left to it.
  *     """
  *     cdef bint escaped = False             # <<<<<<<<<<<<<<
@@ -5964,7 +5967,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_escaped = 0;
 
-  /* "_fastmatch/_scan.pyx":259
+  /* "_fastmatch/_scan.pyx":266
  *     cdef bint escaped = False
  *     cdef Py_ssize_t k_end, j
  *     cdef int c, count = 0             # <<<<<<<<<<<<<<
@@ -5973,7 +5976,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_count = 0;
 
-  /* "_fastmatch/_scan.pyx":260
+  /* "_fastmatch/_scan.pyx":267
  *     cdef Py_ssize_t k_end, j
  *     cdef int c, count = 0
  *     m.count = 0             # <<<<<<<<<<<<<<
@@ -5982,7 +5985,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_m->count = 0;
 
-  /* "_fastmatch/_scan.pyx":261
+  /* "_fastmatch/_scan.pyx":268
  *     cdef int c, count = 0
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -5991,7 +5994,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-  /* "_fastmatch/_scan.pyx":262
+  /* "_fastmatch/_scan.pyx":269
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6017,7 +6020,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":263
+    /* "_fastmatch/_scan.pyx":270
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:
  *         return i + 1             # <<<<<<<<<<<<<<
@@ -6030,7 +6033,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":262
+    /* "_fastmatch/_scan.pyx":269
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6039,7 +6042,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   }
 
-  /* "_fastmatch/_scan.pyx":264
+  /* "_fastmatch/_scan.pyx":271
  *     if i < n and p[i] == 125:
  *         return i + 1
  *     while i < n:             # <<<<<<<<<<<<<<
@@ -6052,7 +6055,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 
     if (!__pyx_t_1) break;
 
-    /* "_fastmatch/_scan.pyx":265
+    /* "_fastmatch/_scan.pyx":272
  *         return i + 1
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:             # <<<<<<<<<<<<<<
@@ -6078,7 +6081,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":266
+      /* "_fastmatch/_scan.pyx":273
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6091,7 +6094,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":265
+      /* "_fastmatch/_scan.pyx":272
  *         return i + 1
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:             # <<<<<<<<<<<<<<
@@ -6100,7 +6103,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":267
+    /* "_fastmatch/_scan.pyx":274
  *         if p[i] != 34 or count >= MAX_MEMBERS:
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
@@ -6109,7 +6112,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_k_end = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
 
-    /* "_fastmatch/_scan.pyx":268
+    /* "_fastmatch/_scan.pyx":275
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:             # <<<<<<<<<<<<<<
@@ -6132,7 +6135,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":269
+      /* "_fastmatch/_scan.pyx":276
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6145,7 +6148,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":268
+      /* "_fastmatch/_scan.pyx":275
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:             # <<<<<<<<<<<<<<
@@ -6154,7 +6157,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":270
+    /* "_fastmatch/_scan.pyx":277
  *         if k_end < 0 or escaped:
  *             return -1
  *         for c in range(count):             # <<<<<<<<<<<<<<
@@ -6168,7 +6171,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     for (__pyx_t_5 = 0; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
       __pyx_v_c = __pyx_t_5;
 
-      /* "_fastmatch/_scan.pyx":271
+      /* "_fastmatch/_scan.pyx":278
  *             return -1
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]             # <<<<<<<<<<<<<<
@@ -6177,7 +6180,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
       __pyx_v_j = ((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c]));
 
-      /* "_fastmatch/_scan.pyx":272
+      /* "_fastmatch/_scan.pyx":279
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:             # <<<<<<<<<<<<<<
@@ -6203,7 +6206,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":273
+        /* "_fastmatch/_scan.pyx":280
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -6216,7 +6219,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":272
+        /* "_fastmatch/_scan.pyx":279
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:             # <<<<<<<<<<<<<<
@@ -6227,7 +6230,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     }
 
 
-    /* "_fastmatch/_scan.pyx":274
+    /* "_fastmatch/_scan.pyx":281
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:
  *                 return -1
  *         m.key[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6236,7 +6239,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->key[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":275
+    /* "_fastmatch/_scan.pyx":282
  *                 return -1
  *         m.key[count] = <int32_t>i
  *         m.colon[count] = <int32_t>k_end             # <<<<<<<<<<<<<<
@@ -6245,7 +6248,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->colon[__pyx_v_count]) = ((int32_t)__pyx_v_k_end);
 
-    /* "_fastmatch/_scan.pyx":276
+    /* "_fastmatch/_scan.pyx":283
  *         m.key[count] = <int32_t>i
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)             # <<<<<<<<<<<<<<
@@ -6254,7 +6257,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_k_end, __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":277
+    /* "_fastmatch/_scan.pyx":284
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:             # <<<<<<<<<<<<<<
@@ -6280,7 +6283,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":278
+      /* "_fastmatch/_scan.pyx":285
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6293,7 +6296,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":277
+      /* "_fastmatch/_scan.pyx":284
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:             # <<<<<<<<<<<<<<
@@ -6302,7 +6305,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":279
+    /* "_fastmatch/_scan.pyx":286
  *         if i >= n or p[i] != 58:
  *             return -1
  *         i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -6311,7 +6314,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":280
+    /* "_fastmatch/_scan.pyx":287
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6323,7 +6326,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":281
+      /* "_fastmatch/_scan.pyx":288
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6336,7 +6339,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":280
+      /* "_fastmatch/_scan.pyx":287
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6345,7 +6348,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":282
+    /* "_fastmatch/_scan.pyx":289
  *         if i >= n:
  *             return -1
  *         m.start[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6354,7 +6357,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->start[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":283
+    /* "_fastmatch/_scan.pyx":290
  *             return -1
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)             # <<<<<<<<<<<<<<
@@ -6363,7 +6366,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__value_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, __pyx_v_depth);
 
-    /* "_fastmatch/_scan.pyx":284
+    /* "_fastmatch/_scan.pyx":291
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -6375,7 +6378,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":285
+      /* "_fastmatch/_scan.pyx":292
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6388,7 +6391,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":284
+      /* "_fastmatch/_scan.pyx":291
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -6397,7 +6400,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":286
+    /* "_fastmatch/_scan.pyx":293
  *         if i < 0:
  *             return -1
  *         m.end[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6406,7 +6409,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->end[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":287
+    /* "_fastmatch/_scan.pyx":294
  *             return -1
  *         m.end[count] = <int32_t>i
  *         count += 1             # <<<<<<<<<<<<<<
@@ -6415,7 +6418,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_count = (__pyx_v_count + 1);
 
-    /* "_fastmatch/_scan.pyx":288
+    /* "_fastmatch/_scan.pyx":295
  *         m.end[count] = <int32_t>i
  *         count += 1
  *         i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
@@ -6424,7 +6427,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":289
+    /* "_fastmatch/_scan.pyx":296
  *         count += 1
  *         i = _skip_ws(p, i, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6436,7 +6439,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":290
+      /* "_fastmatch/_scan.pyx":297
  *         i = _skip_ws(p, i, n)
  *         if i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6449,7 +6452,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":289
+      /* "_fastmatch/_scan.pyx":296
  *         count += 1
  *         i = _skip_ws(p, i, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6458,7 +6461,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":291
+    /* "_fastmatch/_scan.pyx":298
  *         if i >= n:
  *             return -1
  *         if p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6470,7 +6473,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":292
+      /* "_fastmatch/_scan.pyx":299
  *             return -1
  *         if p[i] == 125:
  *             m.count = count             # <<<<<<<<<<<<<<
@@ -6479,7 +6482,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
       __pyx_v_m->count = __pyx_v_count;
 
-      /* "_fastmatch/_scan.pyx":293
+      /* "_fastmatch/_scan.pyx":300
  *         if p[i] == 125:
  *             m.count = count
  *             return i + 1             # <<<<<<<<<<<<<<
@@ -6492,7 +6495,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":291
+      /* "_fastmatch/_scan.pyx":298
  *         if i >= n:
  *             return -1
  *         if p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6501,7 +6504,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":294
+    /* "_fastmatch/_scan.pyx":301
  *             m.count = count
  *             return i + 1
  *         if p[i] != 44:             # <<<<<<<<<<<<<<
@@ -6513,7 +6516,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":295
+      /* "_fastmatch/_scan.pyx":302
  *             return i + 1
  *         if p[i] != 44:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6526,7 +6529,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":294
+      /* "_fastmatch/_scan.pyx":301
  *             m.count = count
  *             return i + 1
  *         if p[i] != 44:             # <<<<<<<<<<<<<<
@@ -6535,7 +6538,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":296
+    /* "_fastmatch/_scan.pyx":303
  *         if p[i] != 44:
  *             return -1
  *         i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -6545,7 +6548,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
   }
 
-  /* "_fastmatch/_scan.pyx":297
+  /* "_fastmatch/_scan.pyx":304
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *     return -1             # <<<<<<<<<<<<<<
@@ -6558,7 +6561,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":251
+  /* "_fastmatch/_scan.pyx":258
  * 
  * 
  * cdef Py_ssize_t _members(const uchar* p, Py_ssize_t i, Py_ssize_t n, Members* m, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -6578,7 +6581,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":300
+/* "_fastmatch/_scan.pyx":307
  * 
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:             # <<<<<<<<<<<<<<
@@ -6591,7 +6594,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "_fastmatch/_scan.pyx":301
+  /* "_fastmatch/_scan.pyx":308
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:
  *     return m.colon[c] - m.key[c] == length + 2 and memcmp(p + m.key[c] + 1, name, length) == 0             # <<<<<<<<<<<<<<
@@ -6619,7 +6622,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":300
+  /* "_fastmatch/_scan.pyx":307
  * 
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:             # <<<<<<<<<<<<<<
@@ -6633,7 +6636,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":304
+/* "_fastmatch/_scan.pyx":311
  * 
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:             # <<<<<<<<<<<<<<
@@ -6644,7 +6647,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, __pyx_t_10_fastmatch_5_scan_Members const *__pyx_v_m, int __pyx_v_c) {
   int __pyx_r;
 
-  /* "_fastmatch/_scan.pyx":305
+  /* "_fastmatch/_scan.pyx":312
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:
  *     return p[m.start[c]] == 34             # <<<<<<<<<<<<<<
@@ -6657,7 +6660,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastm
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":304
+  /* "_fastmatch/_scan.pyx":311
  * 
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:             # <<<<<<<<<<<<<<
@@ -6671,7 +6674,54 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastm
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":15
+/* "_fastmatch/_scan_splice.pxi":16
+ * 
+ * 
+ * cdef inline Py_ssize_t _put(char* w, Py_ssize_t pos, const uchar* src, Py_ssize_t length) noexcept:             # <<<<<<<<<<<<<<
+ *     memcpy(w + pos, src, length)
+ *     return pos + length
+*/
+
+static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__put(char *__pyx_v_w, Py_ssize_t __pyx_v_pos, __pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_src, Py_ssize_t __pyx_v_length) {
+  Py_ssize_t __pyx_r;
+
+  /* "_fastmatch/_scan_splice.pxi":17
+ * 
+ * cdef inline Py_ssize_t _put(char* w, Py_ssize_t pos, const uchar* src, Py_ssize_t length) noexcept:
+ *     memcpy(w + pos, src, length)             # <<<<<<<<<<<<<<
+ *     return pos + length
+ * 
+*/
+  (void)(memcpy((__pyx_v_w + __pyx_v_pos), __pyx_v_src, __pyx_v_length));
+
+  /* "_fastmatch/_scan_splice.pxi":18
+ * cdef inline Py_ssize_t _put(char* w, Py_ssize_t pos, const uchar* src, Py_ssize_t length) noexcept:
+ *     memcpy(w + pos, src, length)
+ *     return pos + length             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = (__pyx_v_pos + __pyx_v_length);
+  }
+  goto __pyx_L0;
+
+  /* "_fastmatch/_scan_splice.pxi":16
+ * 
+ * 
+ * cdef inline Py_ssize_t _put(char* w, Py_ssize_t pos, const uchar* src, Py_ssize_t length) noexcept:             # <<<<<<<<<<<<<<
+ *     memcpy(w + pos, src, length)
+ *     return pos + length
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+  return __pyx_r;
+}
+
+/* "_fastmatch/_scan_splice.pxi":21
  * 
  * 
  * cdef inline bint _has_backslash(const uchar* p, Py_ssize_t start, Py_ssize_t end) noexcept:             # <<<<<<<<<<<<<<
@@ -6682,7 +6732,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastm
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__has_backslash(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, Py_ssize_t __pyx_v_start, Py_ssize_t __pyx_v_end) {
   int __pyx_r;
 
-  /* "_fastmatch/_scan_event.pxi":16
+  /* "_fastmatch/_scan_splice.pxi":22
  * 
  * cdef inline bint _has_backslash(const uchar* p, Py_ssize_t start, Py_ssize_t end) noexcept:
  *     return memchr(p + start, 92, <size_t>(end - start)) != NULL             # <<<<<<<<<<<<<<
@@ -6695,7 +6745,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__has_backslash(__pyx_t_10_f
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":15
+  /* "_fastmatch/_scan_splice.pxi":21
  * 
  * 
  * cdef inline bint _has_backslash(const uchar* p, Py_ssize_t start, Py_ssize_t end) noexcept:             # <<<<<<<<<<<<<<
@@ -6709,7 +6759,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__has_backslash(__pyx_t_10_f
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":19
+/* "_fastmatch/_scan_splice.pxi":25
  * 
  * 
  * cdef bint _encodes_as_is(const uchar* p, Py_ssize_t start, Py_ssize_t end) noexcept:             # <<<<<<<<<<<<<<
@@ -6724,7 +6774,7 @@ static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_sca
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "_fastmatch/_scan_event.pxi":22
+  /* "_fastmatch/_scan_splice.pxi":28
  *     """Whether the JSON string at [start, end) is what msgspec writes for its value: its only
  *     escapes are the short ones msgspec uses too (RBAC reasons quote names as \\")."""
  *     cdef const uchar* at = <const uchar*>memchr(p + start, 92, <size_t>(end - start))             # <<<<<<<<<<<<<<
@@ -6733,7 +6783,7 @@ static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_sca
 */
   __pyx_v_at = ((__pyx_t_10_fastmatch_5_scan_uchar const *)memchr((__pyx_v_p + __pyx_v_start), 92, ((size_t)(__pyx_v_end - __pyx_v_start))));
 
-  /* "_fastmatch/_scan_event.pxi":24
+  /* "_fastmatch/_scan_splice.pxi":30
  *     cdef const uchar* at = <const uchar*>memchr(p + start, 92, <size_t>(end - start))
  *     cdef uchar c
  *     while at != NULL:             # <<<<<<<<<<<<<<
@@ -6746,7 +6796,7 @@ static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_sca
 
     if (!__pyx_t_1) break;
 
-    /* "_fastmatch/_scan_event.pxi":25
+    /* "_fastmatch/_scan_splice.pxi":31
  *     cdef uchar c
  *     while at != NULL:
  *         c = at[1]             # <<<<<<<<<<<<<<
@@ -6755,7 +6805,7 @@ static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_sca
 */
     __pyx_v_c = (__pyx_v_at[1]);
 
-    /* "_fastmatch/_scan_event.pxi":26
+    /* "_fastmatch/_scan_splice.pxi":32
  *     while at != NULL:
  *         c = at[1]
  *         if not (c == 34 or c == 92 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116):             # <<<<<<<<<<<<<<
@@ -6782,7 +6832,7 @@ static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_sca
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":27
+      /* "_fastmatch/_scan_splice.pxi":33
  *         c = at[1]
  *         if not (c == 34 or c == 92 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116):
  *             return False  # \/ and \uXXXX come out differently             # <<<<<<<<<<<<<<
@@ -6795,7 +6845,7 @@ static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_sca
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_event.pxi":26
+      /* "_fastmatch/_scan_splice.pxi":32
  *     while at != NULL:
  *         c = at[1]
  *         if not (c == 34 or c == 92 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116):             # <<<<<<<<<<<<<<
@@ -6804,7 +6854,7 @@ static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_sca
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":28
+    /* "_fastmatch/_scan_splice.pxi":34
  *         if not (c == 34 or c == 92 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116):
  *             return False  # \/ and \uXXXX come out differently
  *         at = <const uchar*>memchr(at + 2, 92, <size_t>(end - (at + 2 - p)))             # <<<<<<<<<<<<<<
@@ -6814,7 +6864,7 @@ static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_sca
     __pyx_v_at = ((__pyx_t_10_fastmatch_5_scan_uchar const *)memchr((__pyx_v_at + 2), 92, ((size_t)(__pyx_v_end - ((__pyx_v_at + 2) - __pyx_v_p)))));
   }
 
-  /* "_fastmatch/_scan_event.pxi":29
+  /* "_fastmatch/_scan_splice.pxi":35
  *             return False  # \/ and \uXXXX come out differently
  *         at = <const uchar*>memchr(at + 2, 92, <size_t>(end - (at + 2 - p)))
  *     return True             # <<<<<<<<<<<<<<
@@ -6827,7 +6877,7 @@ static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_sca
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":19
+  /* "_fastmatch/_scan_splice.pxi":25
  * 
  * 
  * cdef bint _encodes_as_is(const uchar* p, Py_ssize_t start, Py_ssize_t end) noexcept:             # <<<<<<<<<<<<<<
@@ -6843,7 +6893,7 @@ static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_sca
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":36
+/* "_fastmatch/_scan_splice.pxi":42
  * 
  * 
  * cdef bytes _compact(const uchar* p, const Members* m, int skip, int replace, bytes replacement):             # <<<<<<<<<<<<<<
@@ -6872,7 +6922,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_compact", 0);
 
-  /* "_fastmatch/_scan_event.pxi":39
+  /* "_fastmatch/_scan_splice.pxi":45
  *     """The object of ``m`` as msgspec encodes a dict[str, Raw]: members compact, values
  *     verbatim; member ``skip`` left out, member ``replace``'s value replaced (-1: none)."""
  *     cdef Py_ssize_t size = 2, pos = 1             # <<<<<<<<<<<<<<
@@ -6882,7 +6932,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
   __pyx_v_size = 2;
   __pyx_v_pos = 1;
 
-  /* "_fastmatch/_scan_event.pxi":41
+  /* "_fastmatch/_scan_splice.pxi":47
  *     cdef Py_ssize_t size = 2, pos = 1
  *     cdef int c
  *     cdef bint first = True             # <<<<<<<<<<<<<<
@@ -6891,7 +6941,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
   __pyx_v_first = 1;
 
-  /* "_fastmatch/_scan_event.pxi":44
+  /* "_fastmatch/_scan_splice.pxi":50
  *     cdef bytes out
  *     cdef char* w
  *     for c in range(m.count):             # <<<<<<<<<<<<<<
@@ -6905,7 +6955,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
   for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
     __pyx_v_c = __pyx_t_3;
 
-    /* "_fastmatch/_scan_event.pxi":45
+    /* "_fastmatch/_scan_splice.pxi":51
  *     cdef char* w
  *     for c in range(m.count):
  *         if c == skip:             # <<<<<<<<<<<<<<
@@ -6917,7 +6967,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
     if (__pyx_t_4) {
 
 
-      /* "_fastmatch/_scan_event.pxi":46
+      /* "_fastmatch/_scan_splice.pxi":52
  *     for c in range(m.count):
  *         if c == skip:
  *             continue             # <<<<<<<<<<<<<<
@@ -6926,7 +6976,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
       goto __pyx_L3_continue;
 
-      /* "_fastmatch/_scan_event.pxi":45
+      /* "_fastmatch/_scan_splice.pxi":51
  *     cdef char* w
  *     for c in range(m.count):
  *         if c == skip:             # <<<<<<<<<<<<<<
@@ -6935,7 +6985,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":47
+    /* "_fastmatch/_scan_splice.pxi":53
  *         if c == skip:
  *             continue
  *         size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1             # <<<<<<<<<<<<<<
@@ -6952,7 +7002,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
     __pyx_v_size = (__pyx_v_size + ((__pyx_t_5 + ((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c]))) + 1));
 
 
-    /* "_fastmatch/_scan_event.pxi":48
+    /* "_fastmatch/_scan_splice.pxi":54
  *             continue
  *         size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1
  *         size += PyBytes_GET_SIZE(replacement) if c == replace else m.end[c] - m.start[c]             # <<<<<<<<<<<<<<
@@ -6972,7 +7022,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
     __pyx_v_size = (__pyx_v_size + __pyx_t_6);
 
 
-    /* "_fastmatch/_scan_event.pxi":49
+    /* "_fastmatch/_scan_splice.pxi":55
  *         size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1
  *         size += PyBytes_GET_SIZE(replacement) if c == replace else m.end[c] - m.start[c]
  *         first = False             # <<<<<<<<<<<<<<
@@ -6984,19 +7034,19 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":50
+  /* "_fastmatch/_scan_splice.pxi":56
  *         size += PyBytes_GET_SIZE(replacement) if c == replace else m.end[c] - m.start[c]
  *         first = False
  *     out = PyBytes_FromStringAndSize(NULL, size)             # <<<<<<<<<<<<<<
  *     w = PyBytes_AS_STRING(out)
  *     w[0] = b"{"
 */
-  __pyx_t_7 = PyBytes_FromStringAndSize(NULL, __pyx_v_size); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 50, __pyx_L1_error)
+  __pyx_t_7 = PyBytes_FromStringAndSize(NULL, __pyx_v_size); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 56, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __pyx_v_out = ((PyObject*)__pyx_t_7);
   __pyx_t_7 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":51
+  /* "_fastmatch/_scan_splice.pxi":57
  *         first = False
  *     out = PyBytes_FromStringAndSize(NULL, size)
  *     w = PyBytes_AS_STRING(out)             # <<<<<<<<<<<<<<
@@ -7005,7 +7055,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
   __pyx_v_w = PyBytes_AS_STRING(__pyx_v_out);
 
-  /* "_fastmatch/_scan_event.pxi":52
+  /* "_fastmatch/_scan_splice.pxi":58
  *     out = PyBytes_FromStringAndSize(NULL, size)
  *     w = PyBytes_AS_STRING(out)
  *     w[0] = b"{"             # <<<<<<<<<<<<<<
@@ -7014,7 +7064,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
   (__pyx_v_w[0]) = '{';
 
-    /* "_fastmatch/_scan_event.pxi":53
+    /* "_fastmatch/_scan_splice.pxi":59
  *     w = PyBytes_AS_STRING(out)
  *     w[0] = b"{"
  *     first = True             # <<<<<<<<<<<<<<
@@ -7023,7 +7073,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
     __pyx_v_first = 1;
 
-    /* "_fastmatch/_scan_event.pxi":54
+    /* "_fastmatch/_scan_splice.pxi":60
  *     w[0] = b"{"
  *     first = True
  *     for c in range(m.count):             # <<<<<<<<<<<<<<
@@ -7037,7 +7087,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
     for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
       __pyx_v_c = __pyx_t_3;
 
-      /* "_fastmatch/_scan_event.pxi":55
+      /* "_fastmatch/_scan_splice.pxi":61
  *     first = True
  *     for c in range(m.count):
  *         if c == skip:             # <<<<<<<<<<<<<<
@@ -7049,7 +7099,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
       if (__pyx_t_4) {
 
 
-        /* "_fastmatch/_scan_event.pxi":56
+        /* "_fastmatch/_scan_splice.pxi":62
  *     for c in range(m.count):
  *         if c == skip:
  *             continue             # <<<<<<<<<<<<<<
@@ -7058,7 +7108,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
         goto __pyx_L6_continue;
 
-        /* "_fastmatch/_scan_event.pxi":55
+        /* "_fastmatch/_scan_splice.pxi":61
  *     first = True
  *     for c in range(m.count):
  *         if c == skip:             # <<<<<<<<<<<<<<
@@ -7067,7 +7117,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
       }
 
-      /* "_fastmatch/_scan_event.pxi":57
+      /* "_fastmatch/_scan_splice.pxi":63
  *         if c == skip:
  *             continue
  *         if not first:             # <<<<<<<<<<<<<<
@@ -7079,7 +7129,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
       if (__pyx_t_4) {
 
 
-        /* "_fastmatch/_scan_event.pxi":58
+        /* "_fastmatch/_scan_splice.pxi":64
  *             continue
  *         if not first:
  *             w[pos] = b","             # <<<<<<<<<<<<<<
@@ -7088,7 +7138,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
         (__pyx_v_w[__pyx_v_pos]) = ',';
 
-        /* "_fastmatch/_scan_event.pxi":59
+        /* "_fastmatch/_scan_splice.pxi":65
  *         if not first:
  *             w[pos] = b","
  *             pos += 1             # <<<<<<<<<<<<<<
@@ -7097,7 +7147,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
         __pyx_v_pos = (__pyx_v_pos + 1);
 
-        /* "_fastmatch/_scan_event.pxi":57
+        /* "_fastmatch/_scan_splice.pxi":63
  *         if c == skip:
  *             continue
  *         if not first:             # <<<<<<<<<<<<<<
@@ -7106,7 +7156,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
       }
 
-      /* "_fastmatch/_scan_event.pxi":60
+      /* "_fastmatch/_scan_splice.pxi":66
  *             w[pos] = b","
  *             pos += 1
  *         first = False             # <<<<<<<<<<<<<<
@@ -7115,7 +7165,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
       __pyx_v_first = 0;
 
-      /* "_fastmatch/_scan_event.pxi":61
+      /* "_fastmatch/_scan_splice.pxi":67
  *             pos += 1
  *         first = False
  *         pos = _put(w, pos, p + m.key[c], m.colon[c] - m.key[c])             # <<<<<<<<<<<<<<
@@ -7124,7 +7174,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
       __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, (__pyx_v_p + (__pyx_v_m->key[__pyx_v_c])), ((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c])));
 
-      /* "_fastmatch/_scan_event.pxi":62
+      /* "_fastmatch/_scan_splice.pxi":68
  *         first = False
  *         pos = _put(w, pos, p + m.key[c], m.colon[c] - m.key[c])
  *         w[pos] = b":"             # <<<<<<<<<<<<<<
@@ -7133,7 +7183,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
       (__pyx_v_w[__pyx_v_pos]) = ':';
 
-      /* "_fastmatch/_scan_event.pxi":63
+      /* "_fastmatch/_scan_splice.pxi":69
  *         pos = _put(w, pos, p + m.key[c], m.colon[c] - m.key[c])
  *         w[pos] = b":"
  *         pos += 1             # <<<<<<<<<<<<<<
@@ -7142,7 +7192,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
       __pyx_v_pos = (__pyx_v_pos + 1);
 
-      /* "_fastmatch/_scan_event.pxi":64
+      /* "_fastmatch/_scan_splice.pxi":70
  *         w[pos] = b":"
  *         pos += 1
  *         if c == replace:             # <<<<<<<<<<<<<<
@@ -7154,7 +7204,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
       if (__pyx_t_4) {
 
 
-        /* "_fastmatch/_scan_event.pxi":65
+        /* "_fastmatch/_scan_splice.pxi":71
  *         pos += 1
  *         if c == replace:
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(replacement), PyBytes_GET_SIZE(replacement))             # <<<<<<<<<<<<<<
@@ -7163,7 +7213,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
         __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_v_replacement)), PyBytes_GET_SIZE(__pyx_v_replacement));
 
-        /* "_fastmatch/_scan_event.pxi":64
+        /* "_fastmatch/_scan_splice.pxi":70
  *         w[pos] = b":"
  *         pos += 1
  *         if c == replace:             # <<<<<<<<<<<<<<
@@ -7173,7 +7223,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
         goto __pyx_L10;
       }
 
-      /* "_fastmatch/_scan_event.pxi":67
+      /* "_fastmatch/_scan_splice.pxi":73
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(replacement), PyBytes_GET_SIZE(replacement))
  *         else:
  *             pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])             # <<<<<<<<<<<<<<
@@ -7188,7 +7238,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
     }
 
 
-    /* "_fastmatch/_scan_event.pxi":68
+    /* "_fastmatch/_scan_splice.pxi":74
  *         else:
  *             pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])
  *     w[pos] = b"}"             # <<<<<<<<<<<<<<
@@ -7197,7 +7247,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
   (__pyx_v_w[__pyx_v_pos]) = '}';
 
-  /* "_fastmatch/_scan_event.pxi":69
+  /* "_fastmatch/_scan_splice.pxi":75
  *             pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])
  *     w[pos] = b"}"
  *     return out             # <<<<<<<<<<<<<<
@@ -7215,7 +7265,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":36
+  /* "_fastmatch/_scan_splice.pxi":42
  * 
  * 
  * cdef bytes _compact(const uchar* p, const Members* m, int skip, int replace, bytes replacement):             # <<<<<<<<<<<<<<
@@ -7240,7 +7290,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":72
+/* "_fastmatch/_scan_splice.pxi":78
  * 
  * 
  * cdef object _cut_metadata(const uchar* p, Py_ssize_t start, Py_ssize_t end):             # <<<<<<<<<<<<<<
@@ -7268,7 +7318,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_cut_metadata", 0);
 
-  /* "_fastmatch/_scan_event.pxi":77
+  /* "_fastmatch/_scan_splice.pxi":83
  *     _LEAVE_TO_REFERENCE (a list's items, a Table's rows, a key the splice cannot copy)."""
  *     cdef Members body, meta
  *     cdef int c, i_meta = NO_MEMBER, i_mf = NO_MEMBER             # <<<<<<<<<<<<<<
@@ -7278,7 +7328,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   __pyx_v_i_meta = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
   __pyx_v_i_mf = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
 
-  /* "_fastmatch/_scan_event.pxi":78
+  /* "_fastmatch/_scan_splice.pxi":84
  *     cdef Members body, meta
  *     cdef int c, i_meta = NO_MEMBER, i_mf = NO_MEMBER
  *     if p[start] != 123:             # <<<<<<<<<<<<<<
@@ -7290,7 +7340,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan_event.pxi":79
+    /* "_fastmatch/_scan_splice.pxi":85
  *     cdef int c, i_meta = NO_MEMBER, i_mf = NO_MEMBER
  *     if p[start] != 123:
  *         return None  # not an object: kept as it is             # <<<<<<<<<<<<<<
@@ -7307,7 +7357,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":78
+    /* "_fastmatch/_scan_splice.pxi":84
  *     cdef Members body, meta
  *     cdef int c, i_meta = NO_MEMBER, i_mf = NO_MEMBER
  *     if p[start] != 123:             # <<<<<<<<<<<<<<
@@ -7316,7 +7366,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":80
+  /* "_fastmatch/_scan_splice.pxi":86
  *     if p[start] != 123:
  *         return None  # not an object: kept as it is
  *     if _members(p, start, end, &body, 2) < 0:             # <<<<<<<<<<<<<<
@@ -7328,7 +7378,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan_event.pxi":81
+    /* "_fastmatch/_scan_splice.pxi":87
  *         return None  # not an object: kept as it is
  *     if _members(p, start, end, &body, 2) < 0:
  *         return _LEAVE_TO_REFERENCE             # <<<<<<<<<<<<<<
@@ -7346,7 +7396,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":80
+    /* "_fastmatch/_scan_splice.pxi":86
  *     if p[start] != 123:
  *         return None  # not an object: kept as it is
  *     if _members(p, start, end, &body, 2) < 0:             # <<<<<<<<<<<<<<
@@ -7355,7 +7405,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":82
+  /* "_fastmatch/_scan_splice.pxi":88
  *     if _members(p, start, end, &body, 2) < 0:
  *         return _LEAVE_TO_REFERENCE
  *     for c in range(body.count):             # <<<<<<<<<<<<<<
@@ -7369,7 +7419,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
     __pyx_v_c = __pyx_t_4;
 
-    /* "_fastmatch/_scan_event.pxi":83
+    /* "_fastmatch/_scan_splice.pxi":89
  *         return _LEAVE_TO_REFERENCE
  *     for c in range(body.count):
  *         if _key_is(p, &body, c, "items", 5):             # <<<<<<<<<<<<<<
@@ -7381,7 +7431,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan_event.pxi":84
+      /* "_fastmatch/_scan_splice.pxi":90
  *     for c in range(body.count):
  *         if _key_is(p, &body, c, "items", 5):
  *             return _LEAVE_TO_REFERENCE             # <<<<<<<<<<<<<<
@@ -7399,7 +7449,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_event.pxi":83
+      /* "_fastmatch/_scan_splice.pxi":89
  *         return _LEAVE_TO_REFERENCE
  *     for c in range(body.count):
  *         if _key_is(p, &body, c, "items", 5):             # <<<<<<<<<<<<<<
@@ -7408,7 +7458,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":85
+    /* "_fastmatch/_scan_splice.pxi":91
  *         if _key_is(p, &body, c, "items", 5):
  *             return _LEAVE_TO_REFERENCE
  *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:             # <<<<<<<<<<<<<<
@@ -7444,7 +7494,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan_event.pxi":86
+      /* "_fastmatch/_scan_splice.pxi":92
  *             return _LEAVE_TO_REFERENCE
  *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:
  *             return _LEAVE_TO_REFERENCE             # <<<<<<<<<<<<<<
@@ -7462,7 +7512,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_event.pxi":85
+      /* "_fastmatch/_scan_splice.pxi":91
  *         if _key_is(p, &body, c, "items", 5):
  *             return _LEAVE_TO_REFERENCE
  *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:             # <<<<<<<<<<<<<<
@@ -7471,7 +7521,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":87
+    /* "_fastmatch/_scan_splice.pxi":93
  *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:
  *             return _LEAVE_TO_REFERENCE
  *         if _key_is(p, &body, c, "metadata", 8):             # <<<<<<<<<<<<<<
@@ -7483,7 +7533,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan_event.pxi":88
+      /* "_fastmatch/_scan_splice.pxi":94
  *             return _LEAVE_TO_REFERENCE
  *         if _key_is(p, &body, c, "metadata", 8):
  *             i_meta = c             # <<<<<<<<<<<<<<
@@ -7492,7 +7542,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
 */
       __pyx_v_i_meta = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":87
+      /* "_fastmatch/_scan_splice.pxi":93
  *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:
  *             return _LEAVE_TO_REFERENCE
  *         if _key_is(p, &body, c, "metadata", 8):             # <<<<<<<<<<<<<<
@@ -7503,7 +7553,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":89
+  /* "_fastmatch/_scan_splice.pxi":95
  *         if _key_is(p, &body, c, "metadata", 8):
  *             i_meta = c
  *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:             # <<<<<<<<<<<<<<
@@ -7529,7 +7579,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan_event.pxi":90
+    /* "_fastmatch/_scan_splice.pxi":96
  *             i_meta = c
  *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:
  *         return None             # <<<<<<<<<<<<<<
@@ -7546,7 +7596,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":89
+    /* "_fastmatch/_scan_splice.pxi":95
  *         if _key_is(p, &body, c, "metadata", 8):
  *             i_meta = c
  *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:             # <<<<<<<<<<<<<<
@@ -7555,7 +7605,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":91
+  /* "_fastmatch/_scan_splice.pxi":97
  *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:
  *         return None
  *     if _members(p, body.start[i_meta], body.end[i_meta], &meta, 3) < 0:             # <<<<<<<<<<<<<<
@@ -7567,7 +7617,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan_event.pxi":92
+    /* "_fastmatch/_scan_splice.pxi":98
  *         return None
  *     if _members(p, body.start[i_meta], body.end[i_meta], &meta, 3) < 0:
  *         return _LEAVE_TO_REFERENCE             # <<<<<<<<<<<<<<
@@ -7585,7 +7635,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":91
+    /* "_fastmatch/_scan_splice.pxi":97
  *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:
  *         return None
  *     if _members(p, body.start[i_meta], body.end[i_meta], &meta, 3) < 0:             # <<<<<<<<<<<<<<
@@ -7594,7 +7644,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":93
+  /* "_fastmatch/_scan_splice.pxi":99
  *     if _members(p, body.start[i_meta], body.end[i_meta], &meta, 3) < 0:
  *         return _LEAVE_TO_REFERENCE
  *     for c in range(meta.count):             # <<<<<<<<<<<<<<
@@ -7608,7 +7658,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
     __pyx_v_c = __pyx_t_4;
 
-    /* "_fastmatch/_scan_event.pxi":94
+    /* "_fastmatch/_scan_splice.pxi":100
  *         return _LEAVE_TO_REFERENCE
  *     for c in range(meta.count):
  *         if _key_is(p, &meta, c, "managedFields", 13):             # <<<<<<<<<<<<<<
@@ -7620,7 +7670,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan_event.pxi":95
+      /* "_fastmatch/_scan_splice.pxi":101
  *     for c in range(meta.count):
  *         if _key_is(p, &meta, c, "managedFields", 13):
  *             i_mf = c             # <<<<<<<<<<<<<<
@@ -7629,7 +7679,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
 */
       __pyx_v_i_mf = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":94
+      /* "_fastmatch/_scan_splice.pxi":100
  *         return _LEAVE_TO_REFERENCE
  *     for c in range(meta.count):
  *         if _key_is(p, &meta, c, "managedFields", 13):             # <<<<<<<<<<<<<<
@@ -7640,7 +7690,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":96
+  /* "_fastmatch/_scan_splice.pxi":102
  *         if _key_is(p, &meta, c, "managedFields", 13):
  *             i_mf = c
  *     if i_mf == NO_MEMBER:             # <<<<<<<<<<<<<<
@@ -7652,12 +7702,11 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan_event.pxi":97
+    /* "_fastmatch/_scan_splice.pxi":103
  *             i_mf = c
  *     if i_mf == NO_MEMBER:
  *         return None             # <<<<<<<<<<<<<<
  *     return _compact(p, &body, NO_MEMBER, i_meta, _compact(p, &meta, i_mf, NO_MEMBER, None))
- * 
 */
     {
       PyObject *__pyx_temp;
@@ -7669,7 +7718,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":96
+    /* "_fastmatch/_scan_splice.pxi":102
  *         if _key_is(p, &meta, c, "managedFields", 13):
  *             i_mf = c
  *     if i_mf == NO_MEMBER:             # <<<<<<<<<<<<<<
@@ -7678,16 +7727,14 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":98
+  /* "_fastmatch/_scan_splice.pxi":104
  *     if i_mf == NO_MEMBER:
  *         return None
  *     return _compact(p, &body, NO_MEMBER, i_meta, _compact(p, &meta, i_mf, NO_MEMBER, None))             # <<<<<<<<<<<<<<
- * 
- * 
 */
-  __pyx_t_6 = __pyx_f_10_fastmatch_5_scan__compact(__pyx_v_p, (&__pyx_v_meta), __pyx_v_i_mf, __pyx_e_10_fastmatch_5_scan_NO_MEMBER, ((PyObject*)Py_None)); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 98, __pyx_L1_error)
+  __pyx_t_6 = __pyx_f_10_fastmatch_5_scan__compact(__pyx_v_p, (&__pyx_v_meta), __pyx_v_i_mf, __pyx_e_10_fastmatch_5_scan_NO_MEMBER, ((PyObject*)Py_None)); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 104, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_7 = __pyx_f_10_fastmatch_5_scan__compact(__pyx_v_p, (&__pyx_v_body), __pyx_e_10_fastmatch_5_scan_NO_MEMBER, __pyx_v_i_meta, ((PyObject*)__pyx_t_6)); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 98, __pyx_L1_error)
+  __pyx_t_7 = __pyx_f_10_fastmatch_5_scan__compact(__pyx_v_p, (&__pyx_v_body), __pyx_e_10_fastmatch_5_scan_NO_MEMBER, __pyx_v_i_meta, ((PyObject*)__pyx_t_6)); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 104, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
   {
@@ -7701,7 +7748,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   __pyx_t_7 = 0;
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":72
+  /* "_fastmatch/_scan_splice.pxi":78
  * 
  * 
  * cdef object _cut_metadata(const uchar* p, Py_ssize_t start, Py_ssize_t end):             # <<<<<<<<<<<<<<
@@ -7726,7 +7773,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":118
+/* "_fastmatch/_scan_event.pxi":21
  *     cdef readonly bint annotations_simple
  * 
  *     @property             # <<<<<<<<<<<<<<
@@ -7759,7 +7806,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_15annotations_raw__
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("__get__", 0);
 
-  /* "_fastmatch/_scan_event.pxi":121
+  /* "_fastmatch/_scan_event.pxi":24
  *     def annotations_raw(self):
  *         """The annotations member's value as bytes, None when there is none."""
  *         if self._i_ann == NO_MEMBER:             # <<<<<<<<<<<<<<
@@ -7771,7 +7818,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_15annotations_raw__
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan_event.pxi":122
+    /* "_fastmatch/_scan_event.pxi":25
  *         """The annotations member's value as bytes, None when there is none."""
  *         if self._i_ann == NO_MEMBER:
  *             return None             # <<<<<<<<<<<<<<
@@ -7788,7 +7835,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_15annotations_raw__
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":121
+    /* "_fastmatch/_scan_event.pxi":24
  *     def annotations_raw(self):
  *         """The annotations member's value as bytes, None when there is none."""
  *         if self._i_ann == NO_MEMBER:             # <<<<<<<<<<<<<<
@@ -7797,7 +7844,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_15annotations_raw__
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":123
+  /* "_fastmatch/_scan_event.pxi":26
  *         if self._i_ann == NO_MEMBER:
  *             return None
  *         return self.raw[self._m.start[self._i_ann]:self._m.end[self._i_ann]]             # <<<<<<<<<<<<<<
@@ -7806,9 +7853,9 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_15annotations_raw__
 */
   if (unlikely(__pyx_v_self->raw == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(1, 123, __pyx_L1_error)
+    __PYX_ERR(2, 26, __pyx_L1_error)
   }
-  __pyx_t_2 = PySequence_GetSlice(__pyx_v_self->raw, (__pyx_v_self->_m.start[__pyx_v_self->_i_ann]), (__pyx_v_self->_m.end[__pyx_v_self->_i_ann])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 123, __pyx_L1_error)
+  __pyx_t_2 = PySequence_GetSlice(__pyx_v_self->raw, (__pyx_v_self->_m.start[__pyx_v_self->_i_ann]), (__pyx_v_self->_m.end[__pyx_v_self->_i_ann])); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 26, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   {
     PyObject *__pyx_temp;
@@ -7821,7 +7868,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_15annotations_raw__
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":118
+  /* "_fastmatch/_scan_event.pxi":21
  *     cdef readonly bint annotations_simple
  * 
  *     @property             # <<<<<<<<<<<<<<
@@ -7840,7 +7887,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_15annotations_raw__
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":125
+/* "_fastmatch/_scan_event.pxi":28
  *         return self.raw[self._m.start[self._i_ann]:self._m.end[self._i_ann]]
  * 
  *     cdef bytes _span(self, int c):             # <<<<<<<<<<<<<<
@@ -7858,7 +7905,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__span(struct __pyx_o
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_span", 0);
 
-  /* "_fastmatch/_scan_event.pxi":126
+  /* "_fastmatch/_scan_event.pxi":29
  * 
  *     cdef bytes _span(self, int c):
  *         return PyBytes_FromStringAndSize(PyBytes_AS_STRING(self.raw) + self._m.start[c], self._m.end[c] - self._m.start[c])             # <<<<<<<<<<<<<<
@@ -7867,7 +7914,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__span(struct __pyx_o
 */
   __pyx_t_1 = __pyx_v_self->raw;
   __Pyx_INCREF(__pyx_t_1);
-  __pyx_t_2 = PyBytes_FromStringAndSize((PyBytes_AS_STRING(__pyx_t_1) + (__pyx_v_self->_m.start[__pyx_v_c])), ((__pyx_v_self->_m.end[__pyx_v_c]) - (__pyx_v_self->_m.start[__pyx_v_c]))); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 126, __pyx_L1_error)
+  __pyx_t_2 = PyBytes_FromStringAndSize((PyBytes_AS_STRING(__pyx_t_1) + (__pyx_v_self->_m.start[__pyx_v_c])), ((__pyx_v_self->_m.end[__pyx_v_c]) - (__pyx_v_self->_m.start[__pyx_v_c]))); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 29, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   {
@@ -7881,7 +7928,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__span(struct __pyx_o
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":125
+  /* "_fastmatch/_scan_event.pxi":28
  *         return self.raw[self._m.start[self._i_ann]:self._m.end[self._i_ann]]
  * 
  *     cdef bytes _span(self, int c):             # <<<<<<<<<<<<<<
@@ -7901,7 +7948,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__span(struct __pyx_o
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":128
+/* "_fastmatch/_scan_event.pxi":31
  *         return PyBytes_FromStringAndSize(PyBytes_AS_STRING(self.raw) + self._m.start[c], self._m.end[c] - self._m.start[c])
  * 
  *     cdef object _cut(self, int c, object cut):             # <<<<<<<<<<<<<<
@@ -7926,7 +7973,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_cut", 0);
 
-  /* "_fastmatch/_scan_event.pxi":131
+  /* "_fastmatch/_scan_event.pxi":34
  *         """The body member ``c`` without managed fields (None: unchanged). The common shape (an
  *         object with ``metadata``) is cut here; lists, Tables and odd keys by the reference's ``cut``."""
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(self.raw)             # <<<<<<<<<<<<<<
@@ -7938,7 +7985,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
   __pyx_v_p = ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_t_1));
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":132
+  /* "_fastmatch/_scan_event.pxi":35
  *         object with ``metadata``) is cut here; lists, Tables and odd keys by the reference's ``cut``."""
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(self.raw)
  *         cdef Py_ssize_t s = self._m.start[c]             # <<<<<<<<<<<<<<
@@ -7947,7 +7994,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
 */
   __pyx_v_s = (__pyx_v_self->_m.start[__pyx_v_c]);
 
-  /* "_fastmatch/_scan_event.pxi":134
+  /* "_fastmatch/_scan_event.pxi":37
  *         cdef Py_ssize_t s = self._m.start[c]
  *         cdef object done
  *         if memmem(p + s, <size_t>(self._m.end[c] - s), b"managedFields", 13) == NULL:             # <<<<<<<<<<<<<<
@@ -7959,7 +8006,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":135
+    /* "_fastmatch/_scan_event.pxi":38
  *         cdef object done
  *         if memmem(p + s, <size_t>(self._m.end[c] - s), b"managedFields", 13) == NULL:
  *             return None             # <<<<<<<<<<<<<<
@@ -7976,7 +8023,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":134
+    /* "_fastmatch/_scan_event.pxi":37
  *         cdef Py_ssize_t s = self._m.start[c]
  *         cdef object done
  *         if memmem(p + s, <size_t>(self._m.end[c] - s), b"managedFields", 13) == NULL:             # <<<<<<<<<<<<<<
@@ -7985,19 +8032,19 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":136
+  /* "_fastmatch/_scan_event.pxi":39
  *         if memmem(p + s, <size_t>(self._m.end[c] - s), b"managedFields", 13) == NULL:
  *             return None
  *         done = _cut_metadata(p, s, self._m.end[c])             # <<<<<<<<<<<<<<
  *         if done is not _LEAVE_TO_REFERENCE:
  *             return done
 */
-  __pyx_t_1 = __pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_v_p, __pyx_v_s, (__pyx_v_self->_m.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 136, __pyx_L1_error)
+  __pyx_t_1 = __pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_v_p, __pyx_v_s, (__pyx_v_self->_m.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 39, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_done = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":137
+  /* "_fastmatch/_scan_event.pxi":40
  *             return None
  *         done = _cut_metadata(p, s, self._m.end[c])
  *         if done is not _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
@@ -8008,7 +8055,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":138
+    /* "_fastmatch/_scan_event.pxi":41
  *         done = _cut_metadata(p, s, self._m.end[c])
  *         if done is not _LEAVE_TO_REFERENCE:
  *             return done             # <<<<<<<<<<<<<<
@@ -8026,7 +8073,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":137
+    /* "_fastmatch/_scan_event.pxi":40
  *             return None
  *         done = _cut_metadata(p, s, self._m.end[c])
  *         if done is not _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
@@ -8035,7 +8082,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":139
+  /* "_fastmatch/_scan_event.pxi":42
  *         if done is not _LEAVE_TO_REFERENCE:
  *             return done
  *         return cut(self._span(c))             # <<<<<<<<<<<<<<
@@ -8045,7 +8092,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
   __pyx_t_3 = NULL;
   __Pyx_INCREF(__pyx_v_cut);
   __pyx_t_4 = __pyx_v_cut; 
-  __pyx_t_5 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_span(__pyx_v_self, __pyx_v_c); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 139, __pyx_L1_error)
+  __pyx_t_5 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_span(__pyx_v_self, __pyx_v_c); if (unlikely(!__pyx_t_5)) __PYX_ERR(2, 42, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_5);
   __pyx_t_6 = 1;
   #if CYTHON_UNPACK_METHODS
@@ -8065,7 +8112,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
     __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-    if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 139, __pyx_L1_error)
+    if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 42, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
   }
   {
@@ -8079,7 +8126,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":128
+  /* "_fastmatch/_scan_event.pxi":31
  *         return PyBytes_FromStringAndSize(PyBytes_AS_STRING(self.raw) + self._m.start[c], self._m.end[c] - self._m.start[c])
  * 
  *     cdef object _cut(self, int c, object cut):             # <<<<<<<<<<<<<<
@@ -8104,7 +8151,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":141
+/* "_fastmatch/_scan_event.pxi":44
  *         return cut(self._span(c))
  * 
  *     cdef bytes _annotations(self, bytes extra):             # <<<<<<<<<<<<<<
@@ -8134,7 +8181,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_annotations", 0);
 
-  /* "_fastmatch/_scan_event.pxi":143
+  /* "_fastmatch/_scan_event.pxi":46
  *     cdef bytes _annotations(self, bytes extra):
  *         """The annotations object with ``extra`` (encoded members) added: only when ``annotations_simple``."""
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(self.raw)             # <<<<<<<<<<<<<<
@@ -8146,7 +8193,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
   __pyx_v_p = ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_t_1));
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":145
+  /* "_fastmatch/_scan_event.pxi":48
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(self.raw)
  *         cdef Members inner
  *         cdef Py_ssize_t size, pos = 0             # <<<<<<<<<<<<<<
@@ -8155,7 +8202,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
   __pyx_v_pos = 0;
 
-  /* "_fastmatch/_scan_event.pxi":149
+  /* "_fastmatch/_scan_event.pxi":52
  *         cdef bytes out
  *         cdef char* w
  *         if self._i_ann == NO_MEMBER or p[self._m.start[self._i_ann]] == 110:  # absent or null             # <<<<<<<<<<<<<<
@@ -8181,16 +8228,16 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":150
+    /* "_fastmatch/_scan_event.pxi":53
  *         cdef char* w
  *         if self._i_ann == NO_MEMBER or p[self._m.start[self._i_ann]] == 110:  # absent or null
  *             return b"{" + extra + b"}"             # <<<<<<<<<<<<<<
  *         _members(p, self._m.start[self._i_ann], self._m.end[self._i_ann], &inner, 2)
  *         size = 2 + PyBytes_GET_SIZE(extra)
 */
-    __pyx_t_1 = PyNumber_Add(__pyx_mstate_global->__pyx_kp_b_, __pyx_v_extra); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 150, __pyx_L1_error)
+    __pyx_t_1 = PyNumber_Add(__pyx_mstate_global->__pyx_kp_b_, __pyx_v_extra); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 53, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_4 = PyNumber_Add(__pyx_t_1, __pyx_mstate_global->__pyx_kp_b__2); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 150, __pyx_L1_error)
+    __pyx_t_4 = PyNumber_Add(__pyx_t_1, __pyx_mstate_global->__pyx_kp_b__2); if (unlikely(!__pyx_t_4)) __PYX_ERR(2, 53, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     {
@@ -8204,7 +8251,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
     __pyx_t_4 = 0;
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":149
+    /* "_fastmatch/_scan_event.pxi":52
  *         cdef bytes out
  *         cdef char* w
  *         if self._i_ann == NO_MEMBER or p[self._m.start[self._i_ann]] == 110:  # absent or null             # <<<<<<<<<<<<<<
@@ -8213,7 +8260,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":151
+  /* "_fastmatch/_scan_event.pxi":54
  *         if self._i_ann == NO_MEMBER or p[self._m.start[self._i_ann]] == 110:  # absent or null
  *             return b"{" + extra + b"}"
  *         _members(p, self._m.start[self._i_ann], self._m.end[self._i_ann], &inner, 2)             # <<<<<<<<<<<<<<
@@ -8222,7 +8269,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
   (void)(__pyx_f_10_fastmatch_5_scan__members(__pyx_v_p, (__pyx_v_self->_m.start[__pyx_v_self->_i_ann]), (__pyx_v_self->_m.end[__pyx_v_self->_i_ann]), (&__pyx_v_inner), 2));
 
-  /* "_fastmatch/_scan_event.pxi":152
+  /* "_fastmatch/_scan_event.pxi":55
  *             return b"{" + extra + b"}"
  *         _members(p, self._m.start[self._i_ann], self._m.end[self._i_ann], &inner, 2)
  *         size = 2 + PyBytes_GET_SIZE(extra)             # <<<<<<<<<<<<<<
@@ -8231,7 +8278,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
   __pyx_v_size = (2 + PyBytes_GET_SIZE(__pyx_v_extra));
 
-  /* "_fastmatch/_scan_event.pxi":153
+  /* "_fastmatch/_scan_event.pxi":56
  *         _members(p, self._m.start[self._i_ann], self._m.end[self._i_ann], &inner, 2)
  *         size = 2 + PyBytes_GET_SIZE(extra)
  *         for c in range(inner.count):             # <<<<<<<<<<<<<<
@@ -8245,7 +8292,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
   for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_6; __pyx_t_7+=1) {
     __pyx_v_c = __pyx_t_7;
 
-    /* "_fastmatch/_scan_event.pxi":154
+    /* "_fastmatch/_scan_event.pxi":57
  *         size = 2 + PyBytes_GET_SIZE(extra)
  *         for c in range(inner.count):
  *             size += (inner.colon[c] - inner.key[c]) + 1 + (inner.end[c] - inner.start[c]) + 1             # <<<<<<<<<<<<<<
@@ -8256,19 +8303,19 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":155
+  /* "_fastmatch/_scan_event.pxi":58
  *         for c in range(inner.count):
  *             size += (inner.colon[c] - inner.key[c]) + 1 + (inner.end[c] - inner.start[c]) + 1
  *         out = PyBytes_FromStringAndSize(NULL, size)             # <<<<<<<<<<<<<<
  *         w = PyBytes_AS_STRING(out)
  *         w[0] = b"{"
 */
-  __pyx_t_4 = PyBytes_FromStringAndSize(NULL, __pyx_v_size); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 155, __pyx_L1_error)
+  __pyx_t_4 = PyBytes_FromStringAndSize(NULL, __pyx_v_size); if (unlikely(!__pyx_t_4)) __PYX_ERR(2, 58, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_4);
   __pyx_v_out = ((PyObject*)__pyx_t_4);
   __pyx_t_4 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":156
+  /* "_fastmatch/_scan_event.pxi":59
  *             size += (inner.colon[c] - inner.key[c]) + 1 + (inner.end[c] - inner.start[c]) + 1
  *         out = PyBytes_FromStringAndSize(NULL, size)
  *         w = PyBytes_AS_STRING(out)             # <<<<<<<<<<<<<<
@@ -8277,7 +8324,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
   __pyx_v_w = PyBytes_AS_STRING(__pyx_v_out);
 
-  /* "_fastmatch/_scan_event.pxi":157
+  /* "_fastmatch/_scan_event.pxi":60
  *         out = PyBytes_FromStringAndSize(NULL, size)
  *         w = PyBytes_AS_STRING(out)
  *         w[0] = b"{"             # <<<<<<<<<<<<<<
@@ -8286,7 +8333,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
   (__pyx_v_w[0]) = '{';
 
-    /* "_fastmatch/_scan_event.pxi":158
+    /* "_fastmatch/_scan_event.pxi":61
  *         w = PyBytes_AS_STRING(out)
  *         w[0] = b"{"
  *         pos = 1             # <<<<<<<<<<<<<<
@@ -8295,7 +8342,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
     __pyx_v_pos = 1;
 
-    /* "_fastmatch/_scan_event.pxi":159
+    /* "_fastmatch/_scan_event.pxi":62
  *         w[0] = b"{"
  *         pos = 1
  *         for c in range(inner.count):             # <<<<<<<<<<<<<<
@@ -8309,7 +8356,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
     for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_6; __pyx_t_7+=1) {
       __pyx_v_c = __pyx_t_7;
 
-      /* "_fastmatch/_scan_event.pxi":160
+      /* "_fastmatch/_scan_event.pxi":63
  *         pos = 1
  *         for c in range(inner.count):
  *             memcpy(w + pos, p + inner.key[c], inner.colon[c] - inner.key[c])             # <<<<<<<<<<<<<<
@@ -8318,7 +8365,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
       (void)(memcpy((__pyx_v_w + __pyx_v_pos), (__pyx_v_p + (__pyx_v_inner.key[__pyx_v_c])), ((__pyx_v_inner.colon[__pyx_v_c]) - (__pyx_v_inner.key[__pyx_v_c]))));
 
-      /* "_fastmatch/_scan_event.pxi":161
+      /* "_fastmatch/_scan_event.pxi":64
  *         for c in range(inner.count):
  *             memcpy(w + pos, p + inner.key[c], inner.colon[c] - inner.key[c])
  *             pos += inner.colon[c] - inner.key[c]             # <<<<<<<<<<<<<<
@@ -8327,7 +8374,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
       __pyx_v_pos = (__pyx_v_pos + ((__pyx_v_inner.colon[__pyx_v_c]) - (__pyx_v_inner.key[__pyx_v_c])));
 
-      /* "_fastmatch/_scan_event.pxi":162
+      /* "_fastmatch/_scan_event.pxi":65
  *             memcpy(w + pos, p + inner.key[c], inner.colon[c] - inner.key[c])
  *             pos += inner.colon[c] - inner.key[c]
  *             w[pos] = b":"             # <<<<<<<<<<<<<<
@@ -8336,7 +8383,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
       (__pyx_v_w[__pyx_v_pos]) = ':';
 
-      /* "_fastmatch/_scan_event.pxi":163
+      /* "_fastmatch/_scan_event.pxi":66
  *             pos += inner.colon[c] - inner.key[c]
  *             w[pos] = b":"
  *             pos += 1             # <<<<<<<<<<<<<<
@@ -8345,7 +8392,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
       __pyx_v_pos = (__pyx_v_pos + 1);
 
-      /* "_fastmatch/_scan_event.pxi":164
+      /* "_fastmatch/_scan_event.pxi":67
  *             w[pos] = b":"
  *             pos += 1
  *             memcpy(w + pos, p + inner.start[c], inner.end[c] - inner.start[c])             # <<<<<<<<<<<<<<
@@ -8354,7 +8401,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
       (void)(memcpy((__pyx_v_w + __pyx_v_pos), (__pyx_v_p + (__pyx_v_inner.start[__pyx_v_c])), ((__pyx_v_inner.end[__pyx_v_c]) - (__pyx_v_inner.start[__pyx_v_c]))));
 
-      /* "_fastmatch/_scan_event.pxi":165
+      /* "_fastmatch/_scan_event.pxi":68
  *             pos += 1
  *             memcpy(w + pos, p + inner.start[c], inner.end[c] - inner.start[c])
  *             pos += inner.end[c] - inner.start[c]             # <<<<<<<<<<<<<<
@@ -8363,7 +8410,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
       __pyx_v_pos = (__pyx_v_pos + ((__pyx_v_inner.end[__pyx_v_c]) - (__pyx_v_inner.start[__pyx_v_c])));
 
-      /* "_fastmatch/_scan_event.pxi":166
+      /* "_fastmatch/_scan_event.pxi":69
  *             memcpy(w + pos, p + inner.start[c], inner.end[c] - inner.start[c])
  *             pos += inner.end[c] - inner.start[c]
  *             w[pos] = b","             # <<<<<<<<<<<<<<
@@ -8372,7 +8419,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
       (__pyx_v_w[__pyx_v_pos]) = ',';
 
-      /* "_fastmatch/_scan_event.pxi":167
+      /* "_fastmatch/_scan_event.pxi":70
  *             pos += inner.end[c] - inner.start[c]
  *             w[pos] = b","
  *             pos += 1             # <<<<<<<<<<<<<<
@@ -8383,7 +8430,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
     }
 
 
-    /* "_fastmatch/_scan_event.pxi":168
+    /* "_fastmatch/_scan_event.pxi":71
  *             w[pos] = b","
  *             pos += 1
  *         memcpy(w + pos, PyBytes_AS_STRING(extra), PyBytes_GET_SIZE(extra))             # <<<<<<<<<<<<<<
@@ -8392,7 +8439,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
     (void)(memcpy((__pyx_v_w + __pyx_v_pos), PyBytes_AS_STRING(__pyx_v_extra), PyBytes_GET_SIZE(__pyx_v_extra)));
 
-    /* "_fastmatch/_scan_event.pxi":169
+    /* "_fastmatch/_scan_event.pxi":72
  *             pos += 1
  *         memcpy(w + pos, PyBytes_AS_STRING(extra), PyBytes_GET_SIZE(extra))
  *         pos += PyBytes_GET_SIZE(extra)             # <<<<<<<<<<<<<<
@@ -8401,7 +8448,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
     __pyx_v_pos = (__pyx_v_pos + PyBytes_GET_SIZE(__pyx_v_extra));
 
-    /* "_fastmatch/_scan_event.pxi":170
+    /* "_fastmatch/_scan_event.pxi":73
  *         memcpy(w + pos, PyBytes_AS_STRING(extra), PyBytes_GET_SIZE(extra))
  *         pos += PyBytes_GET_SIZE(extra)
  *         w[pos] = b"}"             # <<<<<<<<<<<<<<
@@ -8410,7 +8457,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
 */
   (__pyx_v_w[__pyx_v_pos]) = '}';
 
-  /* "_fastmatch/_scan_event.pxi":171
+  /* "_fastmatch/_scan_event.pxi":74
  *         pos += PyBytes_GET_SIZE(extra)
  *         w[pos] = b"}"
  *         return out             # <<<<<<<<<<<<<<
@@ -8428,7 +8475,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":141
+  /* "_fastmatch/_scan_event.pxi":44
  *         return cut(self._span(c))
  * 
  *     cdef bytes _annotations(self, bytes extra):             # <<<<<<<<<<<<<<
@@ -8455,7 +8502,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":173
+/* "_fastmatch/_scan_event.pxi":76
  *         return out
  * 
  *     def render(self, int rank, bint omit_managed_fields, extra, merged, cut):             # <<<<<<<<<<<<<<
@@ -8507,60 +8554,60 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_rank,&__pyx_mstate_global->__pyx_n_u_omit_managed_fields,&__pyx_mstate_global->__pyx_n_u_extra,&__pyx_mstate_global->__pyx_n_u_merged,&__pyx_mstate_global->__pyx_n_u_cut,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 173, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(2, 76, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  5:
         values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(1, 173, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(2, 76, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(1, 173, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(2, 76, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 173, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(2, 76, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 173, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(2, 76, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 173, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(2, 76, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "render", 0) < (0)) __PYX_ERR(1, 173, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "render", 0) < (0)) __PYX_ERR(2, 76, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 5; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("render", 1, 5, 5, i); __PYX_ERR(1, 173, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("render", 1, 5, 5, i); __PYX_ERR(2, 76, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 5)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 173, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(2, 76, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 173, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(2, 76, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 173, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(2, 76, __pyx_L3_error)
       values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(1, 173, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(2, 76, __pyx_L3_error)
       values[4] = __Pyx_ArgRef_FASTCALL(__pyx_args, 4);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(1, 173, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[4])) __PYX_ERR(2, 76, __pyx_L3_error)
     }
-    __pyx_v_rank = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_rank == (int)-1) && PyErr_Occurred())) __PYX_ERR(1, 173, __pyx_L3_error)
-    __pyx_v_omit_managed_fields = __Pyx_PyObject_IsTrue(values[1]); if (unlikely((__pyx_v_omit_managed_fields == (int)-1) && PyErr_Occurred())) __PYX_ERR(1, 173, __pyx_L3_error)
+    __pyx_v_rank = __Pyx_PyLong_As_int(values[0]); if (unlikely((__pyx_v_rank == (int)-1) && PyErr_Occurred())) __PYX_ERR(2, 76, __pyx_L3_error)
+    __pyx_v_omit_managed_fields = __Pyx_PyObject_IsTrue(values[1]); if (unlikely((__pyx_v_omit_managed_fields == (int)-1) && PyErr_Occurred())) __PYX_ERR(2, 76, __pyx_L3_error)
     __pyx_v_extra = values[2];
     __pyx_v_merged = values[3];
     __pyx_v_cut = values[4];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("render", 1, 5, 5, __pyx_nargs); __PYX_ERR(1, 173, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("render", 1, 5, 5, __pyx_nargs); __PYX_ERR(2, 76, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -8622,7 +8669,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("render", 0);
 
-  /* "_fastmatch/_scan_event.pxi":182
+  /* "_fastmatch/_scan_event.pxi":85
  *         fields from a body; it is called only when ``omit_managed_fields``.
  *         """
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(self.raw)             # <<<<<<<<<<<<<<
@@ -8634,7 +8681,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   __pyx_v_p = ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_t_1));
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":183
+  /* "_fastmatch/_scan_event.pxi":86
  *         """
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(self.raw)
  *         cdef Members* m = &self._m             # <<<<<<<<<<<<<<
@@ -8643,7 +8690,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   __pyx_v_m = (&__pyx_v_self->_m);
 
-  /* "_fastmatch/_scan_event.pxi":185
+  /* "_fastmatch/_scan_event.pxi":88
  *         cdef Members* m = &self._m
  *         cdef int c, slot
  *         cdef Py_ssize_t size = 2, pos             # <<<<<<<<<<<<<<
@@ -8652,7 +8699,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   __pyx_v_size = 2;
 
-  /* "_fastmatch/_scan_event.pxi":186
+  /* "_fastmatch/_scan_event.pxi":89
  *         cdef int c, slot
  *         cdef Py_ssize_t size = 2, pos
  *         cdef bint describe = self._i_kind == NO_MEMBER or self._i_api == NO_MEMBER             # <<<<<<<<<<<<<<
@@ -8677,7 +8724,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   __pyx_L3_bool_binop_done:;
   __pyx_v_describe = __pyx_t_2;
 
-  /* "_fastmatch/_scan_event.pxi":187
+  /* "_fastmatch/_scan_event.pxi":90
  *         cdef Py_ssize_t size = 2, pos
  *         cdef bint describe = self._i_kind == NO_MEMBER or self._i_api == NO_MEMBER
  *         cdef bint append_annotations = extra is not None and self._i_ann == NO_MEMBER             # <<<<<<<<<<<<<<
@@ -8701,7 +8748,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   __pyx_L5_bool_binop_done:;
   __pyx_v_append_annotations = __pyx_t_2;
 
-  /* "_fastmatch/_scan_event.pxi":189
+  /* "_fastmatch/_scan_event.pxi":92
  *         cdef bint append_annotations = extra is not None and self._i_ann == NO_MEMBER
  *         cdef bytes kind_value, api_value, out, piece
  *         cdef bytes level_value = None             # <<<<<<<<<<<<<<
@@ -8711,7 +8758,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   __Pyx_INCREF(Py_None);
   __pyx_v_level_value = ((PyObject*)Py_None);
 
-  /* "_fastmatch/_scan_event.pxi":190
+  /* "_fastmatch/_scan_event.pxi":93
  *         cdef bytes kind_value, api_value, out, piece
  *         cdef bytes level_value = None
  *         cdef bytes annotations_value = None             # <<<<<<<<<<<<<<
@@ -8721,7 +8768,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   __Pyx_INCREF(Py_None);
   __pyx_v_annotations_value = ((PyObject*)Py_None);
 
-  /* "_fastmatch/_scan_event.pxi":191
+  /* "_fastmatch/_scan_event.pxi":94
  *         cdef bytes level_value = None
  *         cdef bytes annotations_value = None
  *         cdef object request_value = None             # <<<<<<<<<<<<<<
@@ -8731,7 +8778,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   __Pyx_INCREF(Py_None);
   __pyx_v_request_value = Py_None;
 
-  /* "_fastmatch/_scan_event.pxi":192
+  /* "_fastmatch/_scan_event.pxi":95
  *         cdef bytes annotations_value = None
  *         cdef object request_value = None
  *         cdef object response_value = None             # <<<<<<<<<<<<<<
@@ -8741,7 +8788,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   __Pyx_INCREF(Py_None);
   __pyx_v_response_value = Py_None;
 
-  /* "_fastmatch/_scan_event.pxi":194
+  /* "_fastmatch/_scan_event.pxi":97
  *         cdef object response_value = None
  *         cdef char* w
  *         cdef bint first = True             # <<<<<<<<<<<<<<
@@ -8750,7 +8797,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   __pyx_v_first = 1;
 
-  /* "_fastmatch/_scan_event.pxi":196
+  /* "_fastmatch/_scan_event.pxi":99
  *         cdef bint first = True
  * 
  *         if LEVEL_NAMES[rank] != self.level:             # <<<<<<<<<<<<<<
@@ -8759,13 +8806,13 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   if (unlikely(__pyx_v_10_fastmatch_5_scan_LEVEL_NAMES == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(1, 196, __pyx_L1_error)
+    __PYX_ERR(2, 99, __pyx_L1_error)
   }
-  __pyx_t_2 = __Pyx_PyObject_CompareBoolNe_object_str(__Pyx_PyTuple_GET_ITEM(__pyx_v_10_fastmatch_5_scan_LEVEL_NAMES, __pyx_v_rank), __pyx_v_self->level, Py_NE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(1, 196, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_PyObject_CompareBoolNe_object_str(__Pyx_PyTuple_GET_ITEM(__pyx_v_10_fastmatch_5_scan_LEVEL_NAMES, __pyx_v_rank), __pyx_v_self->level, Py_NE); if (unlikely((__pyx_t_2 < 0))) __PYX_ERR(2, 99, __pyx_L1_error)
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":197
+    /* "_fastmatch/_scan_event.pxi":100
  * 
  *         if LEVEL_NAMES[rank] != self.level:
  *             level_value = LEVEL_RAW[rank]             # <<<<<<<<<<<<<<
@@ -8774,15 +8821,15 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     if (unlikely(__pyx_v_10_fastmatch_5_scan_LEVEL_RAW == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(1, 197, __pyx_L1_error)
+      __PYX_ERR(2, 100, __pyx_L1_error)
     }
     __pyx_t_1 = __Pyx_PyTuple_GET_ITEM(__pyx_v_10_fastmatch_5_scan_LEVEL_RAW, __pyx_v_rank);
     __Pyx_INCREF(__pyx_t_1);
-    if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 197, __pyx_L1_error)
+    if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(2, 100, __pyx_L1_error)
     __Pyx_DECREF_SET(__pyx_v_level_value, ((PyObject*)__pyx_t_1));
     __pyx_t_1 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":196
+    /* "_fastmatch/_scan_event.pxi":99
  *         cdef bint first = True
  * 
  *         if LEVEL_NAMES[rank] != self.level:             # <<<<<<<<<<<<<<
@@ -8791,7 +8838,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":198
+  /* "_fastmatch/_scan_event.pxi":101
  *         if LEVEL_NAMES[rank] != self.level:
  *             level_value = LEVEL_RAW[rank]
  *         if omit_managed_fields:             # <<<<<<<<<<<<<<
@@ -8800,7 +8847,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   if (__pyx_v_omit_managed_fields) {
 
-    /* "_fastmatch/_scan_event.pxi":199
+    /* "_fastmatch/_scan_event.pxi":102
  *             level_value = LEVEL_RAW[rank]
  *         if omit_managed_fields:
  *             if self._i_req != NO_MEMBER and rank >= REQUEST_RANK and self.verb != "patch":             # <<<<<<<<<<<<<<
@@ -8827,7 +8874,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 
       goto __pyx_L10_bool_binop_done;
     }
-    __pyx_t_3 = __Pyx_PyObject_CompareBoolNe_str_str(__pyx_v_self->verb, __pyx_mstate_global->__pyx_n_u_patch, Py_NE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(1, 199, __pyx_L1_error)
+    __pyx_t_3 = __Pyx_PyObject_CompareBoolNe_str_str(__pyx_v_self->verb, __pyx_mstate_global->__pyx_n_u_patch, Py_NE); if (unlikely((__pyx_t_3 < 0))) __PYX_ERR(2, 102, __pyx_L1_error)
 
     __pyx_t_2 = __pyx_t_3;
 
@@ -8835,19 +8882,19 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":200
+      /* "_fastmatch/_scan_event.pxi":103
  *         if omit_managed_fields:
  *             if self._i_req != NO_MEMBER and rank >= REQUEST_RANK and self.verb != "patch":
  *                 request_value = self._cut(self._i_req, cut)             # <<<<<<<<<<<<<<
  *             if self._i_resp != NO_MEMBER and rank >= REQUEST_RESPONSE_RANK:
  *                 response_value = self._cut(self._i_resp, cut)
 */
-      __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_cut(__pyx_v_self, __pyx_v_self->_i_req, __pyx_v_cut); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 200, __pyx_L1_error)
+      __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_cut(__pyx_v_self, __pyx_v_self->_i_req, __pyx_v_cut); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 103, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_DECREF_SET(__pyx_v_request_value, __pyx_t_1);
       __pyx_t_1 = 0;
 
-      /* "_fastmatch/_scan_event.pxi":199
+      /* "_fastmatch/_scan_event.pxi":102
  *             level_value = LEVEL_RAW[rank]
  *         if omit_managed_fields:
  *             if self._i_req != NO_MEMBER and rank >= REQUEST_RANK and self.verb != "patch":             # <<<<<<<<<<<<<<
@@ -8856,7 +8903,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":201
+    /* "_fastmatch/_scan_event.pxi":104
  *             if self._i_req != NO_MEMBER and rank >= REQUEST_RANK and self.verb != "patch":
  *                 request_value = self._cut(self._i_req, cut)
  *             if self._i_resp != NO_MEMBER and rank >= REQUEST_RESPONSE_RANK:             # <<<<<<<<<<<<<<
@@ -8882,19 +8929,19 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":202
+      /* "_fastmatch/_scan_event.pxi":105
  *                 request_value = self._cut(self._i_req, cut)
  *             if self._i_resp != NO_MEMBER and rank >= REQUEST_RESPONSE_RANK:
  *                 response_value = self._cut(self._i_resp, cut)             # <<<<<<<<<<<<<<
  *         if extra is not None:
  *             if self.annotations_simple:
 */
-      __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_cut(__pyx_v_self, __pyx_v_self->_i_resp, __pyx_v_cut); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 202, __pyx_L1_error)
+      __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_cut(__pyx_v_self, __pyx_v_self->_i_resp, __pyx_v_cut); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 105, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_DECREF_SET(__pyx_v_response_value, __pyx_t_1);
       __pyx_t_1 = 0;
 
-      /* "_fastmatch/_scan_event.pxi":201
+      /* "_fastmatch/_scan_event.pxi":104
  *             if self._i_req != NO_MEMBER and rank >= REQUEST_RANK and self.verb != "patch":
  *                 request_value = self._cut(self._i_req, cut)
  *             if self._i_resp != NO_MEMBER and rank >= REQUEST_RESPONSE_RANK:             # <<<<<<<<<<<<<<
@@ -8903,7 +8950,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":198
+    /* "_fastmatch/_scan_event.pxi":101
  *         if LEVEL_NAMES[rank] != self.level:
  *             level_value = LEVEL_RAW[rank]
  *         if omit_managed_fields:             # <<<<<<<<<<<<<<
@@ -8912,7 +8959,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":203
+  /* "_fastmatch/_scan_event.pxi":106
  *             if self._i_resp != NO_MEMBER and rank >= REQUEST_RESPONSE_RANK:
  *                 response_value = self._cut(self._i_resp, cut)
  *         if extra is not None:             # <<<<<<<<<<<<<<
@@ -8923,7 +8970,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":204
+    /* "_fastmatch/_scan_event.pxi":107
  *                 response_value = self._cut(self._i_resp, cut)
  *         if extra is not None:
  *             if self.annotations_simple:             # <<<<<<<<<<<<<<
@@ -8932,7 +8979,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     if (__pyx_v_self->annotations_simple) {
 
-      /* "_fastmatch/_scan_event.pxi":205
+      /* "_fastmatch/_scan_event.pxi":108
  *         if extra is not None:
  *             if self.annotations_simple:
  *                 annotations_value = self._annotations(extra)             # <<<<<<<<<<<<<<
@@ -8941,14 +8988,14 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       __pyx_t_1 = __pyx_v_extra;
       __Pyx_INCREF(__pyx_t_1);
-      if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 205, __pyx_L1_error)
-      __pyx_t_4 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_annotations(__pyx_v_self, ((PyObject*)__pyx_t_1)); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 205, __pyx_L1_error)
+      if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(2, 108, __pyx_L1_error)
+      __pyx_t_4 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_annotations(__pyx_v_self, ((PyObject*)__pyx_t_1)); if (unlikely(!__pyx_t_4)) __PYX_ERR(2, 108, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_4);
       __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
       __Pyx_DECREF_SET(__pyx_v_annotations_value, ((PyObject*)__pyx_t_4));
       __pyx_t_4 = 0;
 
-      /* "_fastmatch/_scan_event.pxi":204
+      /* "_fastmatch/_scan_event.pxi":107
  *                 response_value = self._cut(self._i_resp, cut)
  *         if extra is not None:
  *             if self.annotations_simple:             # <<<<<<<<<<<<<<
@@ -8958,7 +9005,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
       goto __pyx_L17;
     }
 
-    /* "_fastmatch/_scan_event.pxi":206
+    /* "_fastmatch/_scan_event.pxi":109
  *             if self.annotations_simple:
  *                 annotations_value = self._annotations(extra)
  *             elif merged is not None:             # <<<<<<<<<<<<<<
@@ -8969,7 +9016,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":207
+      /* "_fastmatch/_scan_event.pxi":110
  *                 annotations_value = self._annotations(extra)
  *             elif merged is not None:
  *                 annotations_value = merged             # <<<<<<<<<<<<<<
@@ -8978,11 +9025,11 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       __pyx_t_4 = __pyx_v_merged;
       __Pyx_INCREF(__pyx_t_4);
-      if (!(likely(PyBytes_CheckExact(__pyx_t_4))||((__pyx_t_4) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_4))) __PYX_ERR(1, 207, __pyx_L1_error)
+      if (!(likely(PyBytes_CheckExact(__pyx_t_4))||((__pyx_t_4) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_4))) __PYX_ERR(2, 110, __pyx_L1_error)
       __Pyx_DECREF_SET(__pyx_v_annotations_value, ((PyObject*)__pyx_t_4));
       __pyx_t_4 = 0;
 
-      /* "_fastmatch/_scan_event.pxi":206
+      /* "_fastmatch/_scan_event.pxi":109
  *             if self.annotations_simple:
  *                 annotations_value = self._annotations(extra)
  *             elif merged is not None:             # <<<<<<<<<<<<<<
@@ -8992,7 +9039,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     }
     __pyx_L17:;
 
-    /* "_fastmatch/_scan_event.pxi":203
+    /* "_fastmatch/_scan_event.pxi":106
  *             if self._i_resp != NO_MEMBER and rank >= REQUEST_RESPONSE_RANK:
  *                 response_value = self._cut(self._i_resp, cut)
  *         if extra is not None:             # <<<<<<<<<<<<<<
@@ -9001,7 +9048,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":210
+  /* "_fastmatch/_scan_event.pxi":113
  * 
  *         # Pass one: the size. Pass two: the copy.
  *         if describe:             # <<<<<<<<<<<<<<
@@ -9010,7 +9057,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   if (__pyx_v_describe) {
 
-    /* "_fastmatch/_scan_event.pxi":211
+    /* "_fastmatch/_scan_event.pxi":114
  *         # Pass one: the size. Pass two: the copy.
  *         if describe:
  *             kind_value = self._span(self._i_kind) if self._i_kind != NO_MEMBER else KIND_EVENT             # <<<<<<<<<<<<<<
@@ -9020,7 +9067,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     __pyx_t_2 = (__pyx_v_self->_i_kind != __pyx_e_10_fastmatch_5_scan_NO_MEMBER);
 
     if (__pyx_t_2) {
-      __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_span(__pyx_v_self, __pyx_v_self->_i_kind); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 211, __pyx_L1_error)
+      __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_span(__pyx_v_self, __pyx_v_self->_i_kind); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 114, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __pyx_t_4 = __pyx_t_1;
       __pyx_t_1 = 0;
@@ -9032,7 +9079,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     __pyx_v_kind_value = ((PyObject*)__pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":212
+    /* "_fastmatch/_scan_event.pxi":115
  *         if describe:
  *             kind_value = self._span(self._i_kind) if self._i_kind != NO_MEMBER else KIND_EVENT
  *             api_value = self._span(self._i_api) if self._i_api != NO_MEMBER else self._api_version             # <<<<<<<<<<<<<<
@@ -9042,7 +9089,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     __pyx_t_2 = (__pyx_v_self->_i_api != __pyx_e_10_fastmatch_5_scan_NO_MEMBER);
 
     if (__pyx_t_2) {
-      __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_span(__pyx_v_self, __pyx_v_self->_i_api); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 212, __pyx_L1_error)
+      __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_span(__pyx_v_self, __pyx_v_self->_i_api); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 115, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __pyx_t_4 = __pyx_t_1;
       __pyx_t_1 = 0;
@@ -9054,7 +9101,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     __pyx_v_api_value = ((PyObject*)__pyx_t_4);
     __pyx_t_4 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":213
+    /* "_fastmatch/_scan_event.pxi":116
  *             kind_value = self._span(self._i_kind) if self._i_kind != NO_MEMBER else KIND_EVENT
  *             api_value = self._span(self._i_api) if self._i_api != NO_MEMBER else self._api_version
  *             size += 7 + PyBytes_GET_SIZE(kind_value) + 14 + PyBytes_GET_SIZE(api_value)             # <<<<<<<<<<<<<<
@@ -9063,7 +9110,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     __pyx_v_size = (__pyx_v_size + (((7 + PyBytes_GET_SIZE(__pyx_v_kind_value)) + 14) + PyBytes_GET_SIZE(__pyx_v_api_value)));
 
-    /* "_fastmatch/_scan_event.pxi":214
+    /* "_fastmatch/_scan_event.pxi":117
  *             api_value = self._span(self._i_api) if self._i_api != NO_MEMBER else self._api_version
  *             size += 7 + PyBytes_GET_SIZE(kind_value) + 14 + PyBytes_GET_SIZE(api_value)
  *             first = False             # <<<<<<<<<<<<<<
@@ -9072,7 +9119,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     __pyx_v_first = 0;
 
-    /* "_fastmatch/_scan_event.pxi":210
+    /* "_fastmatch/_scan_event.pxi":113
  * 
  *         # Pass one: the size. Pass two: the copy.
  *         if describe:             # <<<<<<<<<<<<<<
@@ -9081,7 +9128,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":215
+  /* "_fastmatch/_scan_event.pxi":118
  *             size += 7 + PyBytes_GET_SIZE(kind_value) + 14 + PyBytes_GET_SIZE(api_value)
  *             first = False
  *         for c in range(m.count):             # <<<<<<<<<<<<<<
@@ -9095,7 +9142,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_6; __pyx_t_7+=1) {
     __pyx_v_c = __pyx_t_7;
 
-    /* "_fastmatch/_scan_event.pxi":216
+    /* "_fastmatch/_scan_event.pxi":119
  *             first = False
  *         for c in range(m.count):
  *             if describe and (c == self._i_kind or c == self._i_api):             # <<<<<<<<<<<<<<
@@ -9127,7 +9174,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":217
+      /* "_fastmatch/_scan_event.pxi":120
  *         for c in range(m.count):
  *             if describe and (c == self._i_kind or c == self._i_api):
  *                 continue             # <<<<<<<<<<<<<<
@@ -9136,7 +9183,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       goto __pyx_L19_continue;
 
-      /* "_fastmatch/_scan_event.pxi":216
+      /* "_fastmatch/_scan_event.pxi":119
  *             first = False
  *         for c in range(m.count):
  *             if describe and (c == self._i_kind or c == self._i_api):             # <<<<<<<<<<<<<<
@@ -9145,7 +9192,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":218
+    /* "_fastmatch/_scan_event.pxi":121
  *             if describe and (c == self._i_kind or c == self._i_api):
  *                 continue
  *             if (c == self._i_req and rank < REQUEST_RANK) or (c == self._i_resp and rank < REQUEST_RESPONSE_RANK):             # <<<<<<<<<<<<<<
@@ -9190,7 +9237,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":219
+      /* "_fastmatch/_scan_event.pxi":122
  *                 continue
  *             if (c == self._i_req and rank < REQUEST_RANK) or (c == self._i_resp and rank < REQUEST_RESPONSE_RANK):
  *                 continue             # <<<<<<<<<<<<<<
@@ -9199,7 +9246,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       goto __pyx_L19_continue;
 
-      /* "_fastmatch/_scan_event.pxi":218
+      /* "_fastmatch/_scan_event.pxi":121
  *             if describe and (c == self._i_kind or c == self._i_api):
  *                 continue
  *             if (c == self._i_req and rank < REQUEST_RANK) or (c == self._i_resp and rank < REQUEST_RESPONSE_RANK):             # <<<<<<<<<<<<<<
@@ -9208,19 +9255,19 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":220
+    /* "_fastmatch/_scan_event.pxi":123
  *             if (c == self._i_req and rank < REQUEST_RANK) or (c == self._i_resp and rank < REQUEST_RESPONSE_RANK):
  *                 continue
  *             piece = self._replacement(c, level_value, request_value, response_value, annotations_value)             # <<<<<<<<<<<<<<
  *             size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1
  *             size += PyBytes_GET_SIZE(piece) if piece is not None else m.end[c] - m.start[c]
 */
-    __pyx_t_4 = __pyx_f_10_fastmatch_5_scan_12ScannedEvent__replacement(__pyx_v_self, __pyx_v_c, __pyx_v_level_value, __pyx_v_request_value, __pyx_v_response_value, __pyx_v_annotations_value); if (unlikely(!__pyx_t_4)) __PYX_ERR(1, 220, __pyx_L1_error)
+    __pyx_t_4 = __pyx_f_10_fastmatch_5_scan_12ScannedEvent__replacement(__pyx_v_self, __pyx_v_c, __pyx_v_level_value, __pyx_v_request_value, __pyx_v_response_value, __pyx_v_annotations_value); if (unlikely(!__pyx_t_4)) __PYX_ERR(2, 123, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_XDECREF_SET(__pyx_v_piece, ((PyObject*)__pyx_t_4));
     __pyx_t_4 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":221
+    /* "_fastmatch/_scan_event.pxi":124
  *                 continue
  *             piece = self._replacement(c, level_value, request_value, response_value, annotations_value)
  *             size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1             # <<<<<<<<<<<<<<
@@ -9237,7 +9284,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     __pyx_v_size = (__pyx_v_size + ((__pyx_t_8 + ((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c]))) + 1));
 
 
-    /* "_fastmatch/_scan_event.pxi":222
+    /* "_fastmatch/_scan_event.pxi":125
  *             piece = self._replacement(c, level_value, request_value, response_value, annotations_value)
  *             size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1
  *             size += PyBytes_GET_SIZE(piece) if piece is not None else m.end[c] - m.start[c]             # <<<<<<<<<<<<<<
@@ -9256,7 +9303,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     __pyx_v_size = (__pyx_v_size + __pyx_t_9);
 
 
-    /* "_fastmatch/_scan_event.pxi":223
+    /* "_fastmatch/_scan_event.pxi":126
  *             size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1
  *             size += PyBytes_GET_SIZE(piece) if piece is not None else m.end[c] - m.start[c]
  *             first = False             # <<<<<<<<<<<<<<
@@ -9268,7 +9315,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":224
+  /* "_fastmatch/_scan_event.pxi":127
  *             size += PyBytes_GET_SIZE(piece) if piece is not None else m.end[c] - m.start[c]
  *             first = False
  *         if append_annotations:             # <<<<<<<<<<<<<<
@@ -9277,7 +9324,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   if (__pyx_v_append_annotations) {
 
-    /* "_fastmatch/_scan_event.pxi":225
+    /* "_fastmatch/_scan_event.pxi":128
  *             first = False
  *         if append_annotations:
  *             annotations_value = self._annotations(extra)             # <<<<<<<<<<<<<<
@@ -9286,14 +9333,14 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     __pyx_t_4 = __pyx_v_extra;
     __Pyx_INCREF(__pyx_t_4);
-    if (!(likely(PyBytes_CheckExact(__pyx_t_4))||((__pyx_t_4) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_4))) __PYX_ERR(1, 225, __pyx_L1_error)
-    __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_annotations(__pyx_v_self, ((PyObject*)__pyx_t_4)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 225, __pyx_L1_error)
+    if (!(likely(PyBytes_CheckExact(__pyx_t_4))||((__pyx_t_4) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_4))) __PYX_ERR(2, 128, __pyx_L1_error)
+    __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_ScannedEvent *)__pyx_v_self->__pyx_vtab)->_annotations(__pyx_v_self, ((PyObject*)__pyx_t_4)); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 128, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
     __Pyx_DECREF_SET(__pyx_v_annotations_value, ((PyObject*)__pyx_t_1));
     __pyx_t_1 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":226
+    /* "_fastmatch/_scan_event.pxi":129
  *         if append_annotations:
  *             annotations_value = self._annotations(extra)
  *             size += (0 if first else 1) + 14 + PyBytes_GET_SIZE(annotations_value)             # <<<<<<<<<<<<<<
@@ -9310,7 +9357,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     __pyx_v_size = (__pyx_v_size + ((__pyx_t_8 + 14) + PyBytes_GET_SIZE(__pyx_v_annotations_value)));
 
 
-    /* "_fastmatch/_scan_event.pxi":224
+    /* "_fastmatch/_scan_event.pxi":127
  *             size += PyBytes_GET_SIZE(piece) if piece is not None else m.end[c] - m.start[c]
  *             first = False
  *         if append_annotations:             # <<<<<<<<<<<<<<
@@ -9319,19 +9366,19 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":228
+  /* "_fastmatch/_scan_event.pxi":131
  *             size += (0 if first else 1) + 14 + PyBytes_GET_SIZE(annotations_value)
  * 
  *         out = PyBytes_FromStringAndSize(NULL, size)             # <<<<<<<<<<<<<<
  *         w = PyBytes_AS_STRING(out)
  *         w[0] = b"{"
 */
-  __pyx_t_1 = PyBytes_FromStringAndSize(NULL, __pyx_v_size); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 228, __pyx_L1_error)
+  __pyx_t_1 = PyBytes_FromStringAndSize(NULL, __pyx_v_size); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 131, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_out = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":229
+  /* "_fastmatch/_scan_event.pxi":132
  * 
  *         out = PyBytes_FromStringAndSize(NULL, size)
  *         w = PyBytes_AS_STRING(out)             # <<<<<<<<<<<<<<
@@ -9340,7 +9387,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   __pyx_v_w = PyBytes_AS_STRING(__pyx_v_out);
 
-  /* "_fastmatch/_scan_event.pxi":230
+  /* "_fastmatch/_scan_event.pxi":133
  *         out = PyBytes_FromStringAndSize(NULL, size)
  *         w = PyBytes_AS_STRING(out)
  *         w[0] = b"{"             # <<<<<<<<<<<<<<
@@ -9349,7 +9396,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   (__pyx_v_w[0]) = '{';
 
-    /* "_fastmatch/_scan_event.pxi":231
+    /* "_fastmatch/_scan_event.pxi":134
  *         w = PyBytes_AS_STRING(out)
  *         w[0] = b"{"
  *         pos = 1             # <<<<<<<<<<<<<<
@@ -9358,7 +9405,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     __pyx_v_pos = 1;
 
-    /* "_fastmatch/_scan_event.pxi":232
+    /* "_fastmatch/_scan_event.pxi":135
  *         w[0] = b"{"
  *         pos = 1
  *         first = True             # <<<<<<<<<<<<<<
@@ -9367,7 +9414,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     __pyx_v_first = 1;
 
-    /* "_fastmatch/_scan_event.pxi":233
+    /* "_fastmatch/_scan_event.pxi":136
  *         pos = 1
  *         first = True
  *         if describe:             # <<<<<<<<<<<<<<
@@ -9376,7 +9423,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     if (__pyx_v_describe) {
 
-      /* "_fastmatch/_scan_event.pxi":234
+      /* "_fastmatch/_scan_event.pxi":137
  *         first = True
  *         if describe:
  *             pos = _put(w, pos, <const uchar*>b'"kind":', 7)             # <<<<<<<<<<<<<<
@@ -9385,18 +9432,18 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, ((__pyx_t_10_fastmatch_5_scan_uchar const *)((__pyx_t_10_fastmatch_5_scan_uchar const *)__pyx_k_kind_2)), 7);
 
-      /* "_fastmatch/_scan_event.pxi":235
+      /* "_fastmatch/_scan_event.pxi":138
  *         if describe:
  *             pos = _put(w, pos, <const uchar*>b'"kind":', 7)
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(kind_value), PyBytes_GET_SIZE(kind_value))             # <<<<<<<<<<<<<<
  *             pos = _put(w, pos, <const uchar*>b',"apiVersion":', 14)
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(api_value), PyBytes_GET_SIZE(api_value))
 */
-      if (unlikely(!__pyx_v_kind_value)) { __Pyx_RaiseUnboundLocalError("kind_value"); __PYX_ERR(1, 235, __pyx_L1_error) }
-      if (unlikely(!__pyx_v_kind_value)) { __Pyx_RaiseUnboundLocalError("kind_value"); __PYX_ERR(1, 235, __pyx_L1_error) }
+      if (unlikely(!__pyx_v_kind_value)) { __Pyx_RaiseUnboundLocalError("kind_value"); __PYX_ERR(2, 138, __pyx_L1_error) }
+      if (unlikely(!__pyx_v_kind_value)) { __Pyx_RaiseUnboundLocalError("kind_value"); __PYX_ERR(2, 138, __pyx_L1_error) }
       __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_v_kind_value)), PyBytes_GET_SIZE(__pyx_v_kind_value));
 
-      /* "_fastmatch/_scan_event.pxi":236
+      /* "_fastmatch/_scan_event.pxi":139
  *             pos = _put(w, pos, <const uchar*>b'"kind":', 7)
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(kind_value), PyBytes_GET_SIZE(kind_value))
  *             pos = _put(w, pos, <const uchar*>b',"apiVersion":', 14)             # <<<<<<<<<<<<<<
@@ -9405,18 +9452,18 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, ((__pyx_t_10_fastmatch_5_scan_uchar const *)((__pyx_t_10_fastmatch_5_scan_uchar const *)__pyx_k_apiVersion)), 14);
 
-      /* "_fastmatch/_scan_event.pxi":237
+      /* "_fastmatch/_scan_event.pxi":140
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(kind_value), PyBytes_GET_SIZE(kind_value))
  *             pos = _put(w, pos, <const uchar*>b',"apiVersion":', 14)
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(api_value), PyBytes_GET_SIZE(api_value))             # <<<<<<<<<<<<<<
  *             first = False
  *         for c in range(m.count):
 */
-      if (unlikely(!__pyx_v_api_value)) { __Pyx_RaiseUnboundLocalError("api_value"); __PYX_ERR(1, 237, __pyx_L1_error) }
-      if (unlikely(!__pyx_v_api_value)) { __Pyx_RaiseUnboundLocalError("api_value"); __PYX_ERR(1, 237, __pyx_L1_error) }
+      if (unlikely(!__pyx_v_api_value)) { __Pyx_RaiseUnboundLocalError("api_value"); __PYX_ERR(2, 140, __pyx_L1_error) }
+      if (unlikely(!__pyx_v_api_value)) { __Pyx_RaiseUnboundLocalError("api_value"); __PYX_ERR(2, 140, __pyx_L1_error) }
       __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_v_api_value)), PyBytes_GET_SIZE(__pyx_v_api_value));
 
-      /* "_fastmatch/_scan_event.pxi":238
+      /* "_fastmatch/_scan_event.pxi":141
  *             pos = _put(w, pos, <const uchar*>b',"apiVersion":', 14)
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(api_value), PyBytes_GET_SIZE(api_value))
  *             first = False             # <<<<<<<<<<<<<<
@@ -9425,7 +9472,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       __pyx_v_first = 0;
 
-      /* "_fastmatch/_scan_event.pxi":233
+      /* "_fastmatch/_scan_event.pxi":136
  *         pos = 1
  *         first = True
  *         if describe:             # <<<<<<<<<<<<<<
@@ -9434,7 +9481,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":239
+    /* "_fastmatch/_scan_event.pxi":142
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(api_value), PyBytes_GET_SIZE(api_value))
  *             first = False
  *         for c in range(m.count):             # <<<<<<<<<<<<<<
@@ -9448,7 +9495,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     for (__pyx_t_7 = 0; __pyx_t_7 < __pyx_t_6; __pyx_t_7+=1) {
       __pyx_v_c = __pyx_t_7;
 
-      /* "_fastmatch/_scan_event.pxi":240
+      /* "_fastmatch/_scan_event.pxi":143
  *             first = False
  *         for c in range(m.count):
  *             if describe and (c == self._i_kind or c == self._i_api):             # <<<<<<<<<<<<<<
@@ -9480,7 +9527,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":241
+        /* "_fastmatch/_scan_event.pxi":144
  *         for c in range(m.count):
  *             if describe and (c == self._i_kind or c == self._i_api):
  *                 continue             # <<<<<<<<<<<<<<
@@ -9489,7 +9536,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
         goto __pyx_L32_continue;
 
-        /* "_fastmatch/_scan_event.pxi":240
+        /* "_fastmatch/_scan_event.pxi":143
  *             first = False
  *         for c in range(m.count):
  *             if describe and (c == self._i_kind or c == self._i_api):             # <<<<<<<<<<<<<<
@@ -9498,7 +9545,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       }
 
-      /* "_fastmatch/_scan_event.pxi":242
+      /* "_fastmatch/_scan_event.pxi":145
  *             if describe and (c == self._i_kind or c == self._i_api):
  *                 continue
  *             if (c == self._i_req and rank < REQUEST_RANK) or (c == self._i_resp and rank < REQUEST_RESPONSE_RANK):             # <<<<<<<<<<<<<<
@@ -9543,7 +9590,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":243
+        /* "_fastmatch/_scan_event.pxi":146
  *                 continue
  *             if (c == self._i_req and rank < REQUEST_RANK) or (c == self._i_resp and rank < REQUEST_RESPONSE_RANK):
  *                 continue             # <<<<<<<<<<<<<<
@@ -9552,7 +9599,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
         goto __pyx_L32_continue;
 
-        /* "_fastmatch/_scan_event.pxi":242
+        /* "_fastmatch/_scan_event.pxi":145
  *             if describe and (c == self._i_kind or c == self._i_api):
  *                 continue
  *             if (c == self._i_req and rank < REQUEST_RANK) or (c == self._i_resp and rank < REQUEST_RESPONSE_RANK):             # <<<<<<<<<<<<<<
@@ -9561,7 +9608,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       }
 
-      /* "_fastmatch/_scan_event.pxi":244
+      /* "_fastmatch/_scan_event.pxi":147
  *             if (c == self._i_req and rank < REQUEST_RANK) or (c == self._i_resp and rank < REQUEST_RESPONSE_RANK):
  *                 continue
  *             if not first:             # <<<<<<<<<<<<<<
@@ -9573,7 +9620,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":245
+        /* "_fastmatch/_scan_event.pxi":148
  *                 continue
  *             if not first:
  *                 w[pos] = b","             # <<<<<<<<<<<<<<
@@ -9582,7 +9629,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
         (__pyx_v_w[__pyx_v_pos]) = ',';
 
-        /* "_fastmatch/_scan_event.pxi":246
+        /* "_fastmatch/_scan_event.pxi":149
  *             if not first:
  *                 w[pos] = b","
  *                 pos += 1             # <<<<<<<<<<<<<<
@@ -9591,7 +9638,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
         __pyx_v_pos = (__pyx_v_pos + 1);
 
-        /* "_fastmatch/_scan_event.pxi":244
+        /* "_fastmatch/_scan_event.pxi":147
  *             if (c == self._i_req and rank < REQUEST_RANK) or (c == self._i_resp and rank < REQUEST_RESPONSE_RANK):
  *                 continue
  *             if not first:             # <<<<<<<<<<<<<<
@@ -9600,7 +9647,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       }
 
-      /* "_fastmatch/_scan_event.pxi":247
+      /* "_fastmatch/_scan_event.pxi":150
  *                 w[pos] = b","
  *                 pos += 1
  *             first = False             # <<<<<<<<<<<<<<
@@ -9609,7 +9656,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       __pyx_v_first = 0;
 
-      /* "_fastmatch/_scan_event.pxi":248
+      /* "_fastmatch/_scan_event.pxi":151
  *                 pos += 1
  *             first = False
  *             pos = _put(w, pos, p + m.key[c], m.colon[c] - m.key[c])             # <<<<<<<<<<<<<<
@@ -9618,7 +9665,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, (__pyx_v_p + (__pyx_v_m->key[__pyx_v_c])), ((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c])));
 
-      /* "_fastmatch/_scan_event.pxi":249
+      /* "_fastmatch/_scan_event.pxi":152
  *             first = False
  *             pos = _put(w, pos, p + m.key[c], m.colon[c] - m.key[c])
  *             w[pos] = b":"             # <<<<<<<<<<<<<<
@@ -9627,7 +9674,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       (__pyx_v_w[__pyx_v_pos]) = ':';
 
-      /* "_fastmatch/_scan_event.pxi":250
+      /* "_fastmatch/_scan_event.pxi":153
  *             pos = _put(w, pos, p + m.key[c], m.colon[c] - m.key[c])
  *             w[pos] = b":"
  *             pos += 1             # <<<<<<<<<<<<<<
@@ -9636,19 +9683,19 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       __pyx_v_pos = (__pyx_v_pos + 1);
 
-      /* "_fastmatch/_scan_event.pxi":251
+      /* "_fastmatch/_scan_event.pxi":154
  *             w[pos] = b":"
  *             pos += 1
  *             piece = self._replacement(c, level_value, request_value, response_value, annotations_value)             # <<<<<<<<<<<<<<
  *             if piece is not None:
  *                 pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece))
 */
-      __pyx_t_1 = __pyx_f_10_fastmatch_5_scan_12ScannedEvent__replacement(__pyx_v_self, __pyx_v_c, __pyx_v_level_value, __pyx_v_request_value, __pyx_v_response_value, __pyx_v_annotations_value); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 251, __pyx_L1_error)
+      __pyx_t_1 = __pyx_f_10_fastmatch_5_scan_12ScannedEvent__replacement(__pyx_v_self, __pyx_v_c, __pyx_v_level_value, __pyx_v_request_value, __pyx_v_response_value, __pyx_v_annotations_value); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 154, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_XDECREF_SET(__pyx_v_piece, ((PyObject*)__pyx_t_1));
       __pyx_t_1 = 0;
 
-      /* "_fastmatch/_scan_event.pxi":252
+      /* "_fastmatch/_scan_event.pxi":155
  *             pos += 1
  *             piece = self._replacement(c, level_value, request_value, response_value, annotations_value)
  *             if piece is not None:             # <<<<<<<<<<<<<<
@@ -9659,7 +9706,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":253
+        /* "_fastmatch/_scan_event.pxi":156
  *             piece = self._replacement(c, level_value, request_value, response_value, annotations_value)
  *             if piece is not None:
  *                 pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece))             # <<<<<<<<<<<<<<
@@ -9668,7 +9715,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
         __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_v_piece)), PyBytes_GET_SIZE(__pyx_v_piece));
 
-        /* "_fastmatch/_scan_event.pxi":252
+        /* "_fastmatch/_scan_event.pxi":155
  *             pos += 1
  *             piece = self._replacement(c, level_value, request_value, response_value, annotations_value)
  *             if piece is not None:             # <<<<<<<<<<<<<<
@@ -9678,7 +9725,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
         goto __pyx_L44;
       }
 
-      /* "_fastmatch/_scan_event.pxi":255
+      /* "_fastmatch/_scan_event.pxi":158
  *                 pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece))
  *             else:
  *                 pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])             # <<<<<<<<<<<<<<
@@ -9693,7 +9740,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     }
 
 
-    /* "_fastmatch/_scan_event.pxi":256
+    /* "_fastmatch/_scan_event.pxi":159
  *             else:
  *                 pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])
  *         if append_annotations:             # <<<<<<<<<<<<<<
@@ -9702,7 +9749,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     if (__pyx_v_append_annotations) {
 
-      /* "_fastmatch/_scan_event.pxi":257
+      /* "_fastmatch/_scan_event.pxi":160
  *                 pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])
  *         if append_annotations:
  *             if not first:             # <<<<<<<<<<<<<<
@@ -9714,7 +9761,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":258
+        /* "_fastmatch/_scan_event.pxi":161
  *         if append_annotations:
  *             if not first:
  *                 w[pos] = b","             # <<<<<<<<<<<<<<
@@ -9723,7 +9770,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
         (__pyx_v_w[__pyx_v_pos]) = ',';
 
-        /* "_fastmatch/_scan_event.pxi":259
+        /* "_fastmatch/_scan_event.pxi":162
  *             if not first:
  *                 w[pos] = b","
  *                 pos += 1             # <<<<<<<<<<<<<<
@@ -9732,7 +9779,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
         __pyx_v_pos = (__pyx_v_pos + 1);
 
-        /* "_fastmatch/_scan_event.pxi":257
+        /* "_fastmatch/_scan_event.pxi":160
  *                 pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])
  *         if append_annotations:
  *             if not first:             # <<<<<<<<<<<<<<
@@ -9741,7 +9788,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       }
 
-      /* "_fastmatch/_scan_event.pxi":260
+      /* "_fastmatch/_scan_event.pxi":163
  *                 w[pos] = b","
  *                 pos += 1
  *             pos = _put(w, pos, <const uchar*>b'"annotations":', 14)             # <<<<<<<<<<<<<<
@@ -9750,7 +9797,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, ((__pyx_t_10_fastmatch_5_scan_uchar const *)((__pyx_t_10_fastmatch_5_scan_uchar const *)__pyx_k_annotations)), 14);
 
-      /* "_fastmatch/_scan_event.pxi":261
+      /* "_fastmatch/_scan_event.pxi":164
  *                 pos += 1
  *             pos = _put(w, pos, <const uchar*>b'"annotations":', 14)
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(annotations_value), PyBytes_GET_SIZE(annotations_value))             # <<<<<<<<<<<<<<
@@ -9759,7 +9806,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
       __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_v_annotations_value)), PyBytes_GET_SIZE(__pyx_v_annotations_value));
 
-      /* "_fastmatch/_scan_event.pxi":256
+      /* "_fastmatch/_scan_event.pxi":159
  *             else:
  *                 pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])
  *         if append_annotations:             # <<<<<<<<<<<<<<
@@ -9768,7 +9815,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":262
+    /* "_fastmatch/_scan_event.pxi":165
  *             pos = _put(w, pos, <const uchar*>b'"annotations":', 14)
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(annotations_value), PyBytes_GET_SIZE(annotations_value))
  *         w[pos] = b"}"             # <<<<<<<<<<<<<<
@@ -9777,7 +9824,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   (__pyx_v_w[__pyx_v_pos]) = '}';
 
-  /* "_fastmatch/_scan_event.pxi":263
+  /* "_fastmatch/_scan_event.pxi":166
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(annotations_value), PyBytes_GET_SIZE(annotations_value))
  *         w[pos] = b"}"
  *         if pos + 1 != size:  # the two passes disagree: a bug here, never the input's fault             # <<<<<<<<<<<<<<
@@ -9789,7 +9836,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   if (unlikely(__pyx_t_2)) {
 
 
-    /* "_fastmatch/_scan_event.pxi":264
+    /* "_fastmatch/_scan_event.pxi":167
  *         w[pos] = b"}"
  *         if pos + 1 != size:  # the two passes disagree: a bug here, never the input's fault
  *             raise AssertionError(f"splice wrote {pos + 1} bytes of {size}")             # <<<<<<<<<<<<<<
@@ -9797,9 +9844,9 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
  * 
 */
     __pyx_t_4 = NULL;
-    __pyx_t_10 = __Pyx_PyUnicode_From_Py_ssize_t((__pyx_v_pos + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_10)) __PYX_ERR(1, 264, __pyx_L1_error)
+    __pyx_t_10 = __Pyx_PyUnicode_From_Py_ssize_t((__pyx_v_pos + 1), 0, ' ', 'd'); if (unlikely(!__pyx_t_10)) __PYX_ERR(2, 167, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_10);
-    __pyx_t_11 = __Pyx_PyUnicode_From_Py_ssize_t(__pyx_v_size, 0, ' ', 'd'); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 264, __pyx_L1_error)
+    __pyx_t_11 = __Pyx_PyUnicode_From_Py_ssize_t(__pyx_v_size, 0, ' ', 'd'); if (unlikely(!__pyx_t_11)) __PYX_ERR(2, 167, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __pyx_t_12[0] = __pyx_mstate_global->__pyx_kp_u_splice_wrote;
     __pyx_t_12[1] = __pyx_t_10;
@@ -9811,7 +9858,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
     #endif
     __pyx_t_5 = 0;
     __pyx_t_13 = __Pyx_PyUnicode_Join(__pyx_t_12, 4, __pyx_t_9, __pyx_t_5);
-    if (unlikely(!__pyx_t_13)) __PYX_ERR(1, 264, __pyx_L1_error)
+    if (unlikely(!__pyx_t_13)) __PYX_ERR(2, 167, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_13);
     __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
     __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
@@ -9821,14 +9868,14 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
       __pyx_t_1 = __Pyx_PyObject_FastCall((PyObject*)(((PyTypeObject*)PyExc_AssertionError)), __pyx_callargs+__pyx_t_14, (2-__pyx_t_14) | (__pyx_t_14*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_4); __pyx_t_4 = 0;
       __Pyx_DECREF(__pyx_t_13); __pyx_t_13 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 264, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 167, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
     __Pyx_Raise(__pyx_t_1, 0, 0, 0);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    __PYX_ERR(1, 264, __pyx_L1_error)
+    __PYX_ERR(2, 167, __pyx_L1_error)
 
-    /* "_fastmatch/_scan_event.pxi":263
+    /* "_fastmatch/_scan_event.pxi":166
  *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(annotations_value), PyBytes_GET_SIZE(annotations_value))
  *         w[pos] = b"}"
  *         if pos + 1 != size:  # the two passes disagree: a bug here, never the input's fault             # <<<<<<<<<<<<<<
@@ -9837,7 +9884,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":265
+  /* "_fastmatch/_scan_event.pxi":168
  *         if pos + 1 != size:  # the two passes disagree: a bug here, never the input's fault
  *             raise AssertionError(f"splice wrote {pos + 1} bytes of {size}")
  *         return out             # <<<<<<<<<<<<<<
@@ -9855,7 +9902,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":173
+  /* "_fastmatch/_scan_event.pxi":76
  *         return out
  * 
  *     def render(self, int rank, bint omit_managed_fields, extra, merged, cut):             # <<<<<<<<<<<<<<
@@ -9895,7 +9942,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_render(struct __pyx
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":267
+/* "_fastmatch/_scan_event.pxi":170
  *         return out
  * 
  *     cdef inline bytes _replacement(self, int c, bytes level_value, object request_value, object response_value, bytes annotations_value):             # <<<<<<<<<<<<<<
@@ -9913,7 +9960,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_replacement", 0);
 
-  /* "_fastmatch/_scan_event.pxi":268
+  /* "_fastmatch/_scan_event.pxi":171
  * 
  *     cdef inline bytes _replacement(self, int c, bytes level_value, object request_value, object response_value, bytes annotations_value):
  *         if c == self._i_level:             # <<<<<<<<<<<<<<
@@ -9925,7 +9972,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan_event.pxi":269
+    /* "_fastmatch/_scan_event.pxi":172
  *     cdef inline bytes _replacement(self, int c, bytes level_value, object request_value, object response_value, bytes annotations_value):
  *         if c == self._i_level:
  *             return level_value             # <<<<<<<<<<<<<<
@@ -9943,7 +9990,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":268
+    /* "_fastmatch/_scan_event.pxi":171
  * 
  *     cdef inline bytes _replacement(self, int c, bytes level_value, object request_value, object response_value, bytes annotations_value):
  *         if c == self._i_level:             # <<<<<<<<<<<<<<
@@ -9952,7 +9999,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":270
+  /* "_fastmatch/_scan_event.pxi":173
  *         if c == self._i_level:
  *             return level_value
  *         if c == self._i_req:             # <<<<<<<<<<<<<<
@@ -9964,7 +10011,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan_event.pxi":271
+    /* "_fastmatch/_scan_event.pxi":174
  *             return level_value
  *         if c == self._i_req:
  *             return request_value             # <<<<<<<<<<<<<<
@@ -9973,7 +10020,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
 */
     __pyx_t_2 = __pyx_v_request_value;
     __Pyx_INCREF(__pyx_t_2);
-    if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(1, 271, __pyx_L1_error)
+    if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(2, 174, __pyx_L1_error)
     {
       PyObject *__pyx_temp;
       {
@@ -9985,7 +10032,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":270
+    /* "_fastmatch/_scan_event.pxi":173
  *         if c == self._i_level:
  *             return level_value
  *         if c == self._i_req:             # <<<<<<<<<<<<<<
@@ -9994,7 +10041,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":272
+  /* "_fastmatch/_scan_event.pxi":175
  *         if c == self._i_req:
  *             return request_value
  *         if c == self._i_resp:             # <<<<<<<<<<<<<<
@@ -10006,7 +10053,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan_event.pxi":273
+    /* "_fastmatch/_scan_event.pxi":176
  *             return request_value
  *         if c == self._i_resp:
  *             return response_value             # <<<<<<<<<<<<<<
@@ -10015,7 +10062,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
 */
     __pyx_t_2 = __pyx_v_response_value;
     __Pyx_INCREF(__pyx_t_2);
-    if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(1, 273, __pyx_L1_error)
+    if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(2, 176, __pyx_L1_error)
     {
       PyObject *__pyx_temp;
       {
@@ -10027,7 +10074,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":272
+    /* "_fastmatch/_scan_event.pxi":175
  *         if c == self._i_req:
  *             return request_value
  *         if c == self._i_resp:             # <<<<<<<<<<<<<<
@@ -10036,7 +10083,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":274
+  /* "_fastmatch/_scan_event.pxi":177
  *         if c == self._i_resp:
  *             return response_value
  *         if c == self._i_ann:             # <<<<<<<<<<<<<<
@@ -10048,12 +10095,11 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan_event.pxi":275
+    /* "_fastmatch/_scan_event.pxi":178
  *             return response_value
  *         if c == self._i_ann:
  *             return annotations_value             # <<<<<<<<<<<<<<
  *         return None
- * 
 */
     {
       PyObject *__pyx_temp;
@@ -10066,7 +10112,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":274
+    /* "_fastmatch/_scan_event.pxi":177
  *         if c == self._i_resp:
  *             return response_value
  *         if c == self._i_ann:             # <<<<<<<<<<<<<<
@@ -10075,12 +10121,10 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":276
+  /* "_fastmatch/_scan_event.pxi":179
  *         if c == self._i_ann:
  *             return annotations_value
  *         return None             # <<<<<<<<<<<<<<
- * 
- * 
 */
   {
     PyObject *__pyx_temp;
@@ -10092,7 +10136,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":267
+  /* "_fastmatch/_scan_event.pxi":170
  *         return out
  * 
  *     cdef inline bytes _replacement(self, int c, bytes level_value, object request_value, object response_value, bytes annotations_value):             # <<<<<<<<<<<<<<
@@ -10111,7 +10155,7 @@ static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__repla
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":110
+/* "_fastmatch/_scan_event.pxi":13
  *     """
  * 
  *     cdef readonly str level, stage, verb, audit_id, source, envelope, synthesized             # <<<<<<<<<<<<<<
@@ -10532,7 +10576,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_11synthesized___get
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":111
+/* "_fastmatch/_scan_event.pxi":14
  * 
  *     cdef readonly str level, stage, verb, audit_id, source, envelope, synthesized
  *     cdef readonly tuple request             # <<<<<<<<<<<<<<
@@ -10599,7 +10643,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_7request___get__(st
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":112
+/* "_fastmatch/_scan_event.pxi":15
  *     cdef readonly str level, stage, verb, audit_id, source, envelope, synthesized
  *     cdef readonly tuple request
  *     cdef readonly bytes raw             # <<<<<<<<<<<<<<
@@ -10666,7 +10710,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_3raw___get__(struct
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":116
+/* "_fastmatch/_scan_event.pxi":19
  *     cdef Members _m
  *     cdef int _i_level, _i_req, _i_resp, _i_ann, _i_kind, _i_api
  *     cdef readonly bint annotations_simple             # <<<<<<<<<<<<<<
@@ -10705,7 +10749,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_18annotations_simpl
       __Pyx_INCREF(__pyx_t_1);
       __Pyx_PyCriticalSection_Begin(&__pyx_cs, (PyObject*)__pyx_t_1);
       /*try:*/ {
-        __pyx_t_2 = __Pyx_PyBool_FromLong(__pyx_v_self->annotations_simple); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 116, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_PyBool_FromLong(__pyx_v_self->annotations_simple); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 19, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         {
           PyObject *__pyx_temp;
@@ -10811,7 +10855,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_2__reduce_cython__(
  *     raise TypeError, "Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)"
 */
   __Pyx_Raise(((PyObject *)(((PyTypeObject*)PyExc_TypeError))), __pyx_mstate_global->__pyx_kp_u_Pickling_of_struct_members_such, 0, 0);
-  __PYX_ERR(2, 2, __pyx_L1_error)
+  __PYX_ERR(3, 2, __pyx_L1_error)
 
   /* "(tree fragment)":1
  * def __reduce_cython__(self):             # <<<<<<<<<<<<<<
@@ -10874,32 +10918,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(2, 3, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(3, 3, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(2, 3, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(3, 3, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__setstate_cython__", 0) < (0)) __PYX_ERR(2, 3, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__setstate_cython__", 0) < (0)) __PYX_ERR(3, 3, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, i); __PYX_ERR(2, 3, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, i); __PYX_ERR(3, 3, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(2, 3, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(3, 3, __pyx_L3_error)
     }
     __pyx_v___pyx_state = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, __pyx_nargs); __PYX_ERR(2, 3, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, __pyx_nargs); __PYX_ERR(3, 3, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -10934,7 +10978,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_4__setstate_cython_
  *     raise TypeError, "Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)"             # <<<<<<<<<<<<<<
 */
   __Pyx_Raise(((PyObject *)(((PyTypeObject*)PyExc_TypeError))), __pyx_mstate_global->__pyx_kp_u_Pickling_of_struct_members_such, 0, 0);
-  __PYX_ERR(2, 4, __pyx_L1_error)
+  __PYX_ERR(3, 4, __pyx_L1_error)
 
   /* "(tree fragment)":3
  * def __reduce_cython__(self):
@@ -10952,54 +10996,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_12ScannedEvent_4__setstate_cython_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":279
- * 
- * 
- * cdef inline Py_ssize_t _put(char* w, Py_ssize_t pos, const uchar* src, Py_ssize_t length) noexcept:             # <<<<<<<<<<<<<<
- *     memcpy(w + pos, src, length)
- *     return pos + length
-*/
-
-static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__put(char *__pyx_v_w, Py_ssize_t __pyx_v_pos, __pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_src, Py_ssize_t __pyx_v_length) {
-  Py_ssize_t __pyx_r;
-
-  /* "_fastmatch/_scan_event.pxi":280
- * 
- * cdef inline Py_ssize_t _put(char* w, Py_ssize_t pos, const uchar* src, Py_ssize_t length) noexcept:
- *     memcpy(w + pos, src, length)             # <<<<<<<<<<<<<<
- *     return pos + length
- * 
-*/
-  (void)(memcpy((__pyx_v_w + __pyx_v_pos), __pyx_v_src, __pyx_v_length));
-
-  /* "_fastmatch/_scan_event.pxi":281
- * cdef inline Py_ssize_t _put(char* w, Py_ssize_t pos, const uchar* src, Py_ssize_t length) noexcept:
- *     memcpy(w + pos, src, length)
- *     return pos + length             # <<<<<<<<<<<<<<
- * 
- * 
-*/
-  {
-
-    __pyx_r = (__pyx_v_pos + __pyx_v_length);
-  }
-  goto __pyx_L0;
-
-  /* "_fastmatch/_scan_event.pxi":279
- * 
- * 
- * cdef inline Py_ssize_t _put(char* w, Py_ssize_t pos, const uchar* src, Py_ssize_t length) noexcept:             # <<<<<<<<<<<<<<
- *     memcpy(w + pos, src, length)
- *     return pos + length
-*/
-
-  /* function exit code */
-  __pyx_L0:;
-
-  return __pyx_r;
-}
-
-/* "_fastmatch/_scan_event.pxi":296
+/* "_fastmatch/_scan_reader.pxi":17
  *     cdef dict _users
  * 
  *     def __init__(self, str annotation_prefix, decode_str):             # <<<<<<<<<<<<<<
@@ -11046,39 +11043,39 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_annotation_prefix,&__pyx_mstate_global->__pyx_n_u_decode_str,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL_TPNEW(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 296, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(4, 17, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 296, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(4, 17, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 296, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(4, 17, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__init__", 0) < (0)) __PYX_ERR(1, 296, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__init__", 0) < (0)) __PYX_ERR(4, 17, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 2; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__init__", 1, 2, 2, i); __PYX_ERR(1, 296, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__init__", 1, 2, 2, i); __PYX_ERR(4, 17, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 2)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 296, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(4, 17, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL_TPNEW(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 296, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(4, 17, __pyx_L3_error)
     }
     __pyx_v_annotation_prefix = ((PyObject*)values[0]);
     __pyx_v_decode_str = values[1];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__init__", 1, 2, 2, __pyx_nargs); __PYX_ERR(1, 296, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__init__", 1, 2, 2, __pyx_nargs); __PYX_ERR(4, 17, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -11089,7 +11086,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return -1;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_annotation_prefix), (&PyUnicode_Type), 1, "annotation_prefix", 1))) __PYX_ERR(1, 296, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_annotation_prefix), (&PyUnicode_Type), 1, "annotation_prefix", 1))) __PYX_ERR(4, 17, __pyx_L1_error)
   __pyx_r = __pyx_pf_10_fastmatch_5_scan_7Scanner___init__(((struct __pyx_obj_10_fastmatch_5_scan_Scanner *)__pyx_v_self), __pyx_v_annotation_prefix, __pyx_v_decode_str);
 
   /* function exit code */
@@ -11118,7 +11115,7 @@ static int __pyx_pf_10_fastmatch_5_scan_7Scanner___init__(struct __pyx_obj_10_fa
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("__init__", 0);
 
-  /* "_fastmatch/_scan_event.pxi":297
+  /* "_fastmatch/_scan_reader.pxi":18
  * 
  *     def __init__(self, str annotation_prefix, decode_str):
  *         self._prefix = annotation_prefix.encode("utf-8")             # <<<<<<<<<<<<<<
@@ -11127,16 +11124,16 @@ static int __pyx_pf_10_fastmatch_5_scan_7Scanner___init__(struct __pyx_obj_10_fa
 */
   if (unlikely(__pyx_v_annotation_prefix == Py_None)) {
     PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "encode");
-    __PYX_ERR(1, 297, __pyx_L1_error)
+    __PYX_ERR(4, 18, __pyx_L1_error)
   }
-  __pyx_t_1 = PyUnicode_AsUTF8String(__pyx_v_annotation_prefix); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 297, __pyx_L1_error)
+  __pyx_t_1 = PyUnicode_AsUTF8String(__pyx_v_annotation_prefix); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 18, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v_self->_prefix);
   __Pyx_DECREF_SET(__pyx_v_self->_prefix, ((PyObject*)__pyx_t_1));
   __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":298
+  /* "_fastmatch/_scan_reader.pxi":19
  *     def __init__(self, str annotation_prefix, decode_str):
  *         self._prefix = annotation_prefix.encode("utf-8")
  *         self._decode_str = decode_str             # <<<<<<<<<<<<<<
@@ -11148,21 +11145,21 @@ static int __pyx_pf_10_fastmatch_5_scan_7Scanner___init__(struct __pyx_obj_10_fa
   __Pyx_GOTREF(__pyx_v_self->_decode_str);
   __Pyx_DECREF_SET(__pyx_v_self->_decode_str, __pyx_v_decode_str);
 
-  /* "_fastmatch/_scan_event.pxi":299
+  /* "_fastmatch/_scan_reader.pxi":20
  *         self._prefix = annotation_prefix.encode("utf-8")
  *         self._decode_str = decode_str
  *         self._users = {}             # <<<<<<<<<<<<<<
  * 
  *     cdef str _str(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):
 */
-  __pyx_t_1 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 299, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyDict_NewPresized(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 20, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v_self->_users);
   __Pyx_DECREF_SET(__pyx_v_self->_users, ((PyObject*)__pyx_t_1));
   __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":296
+  /* "_fastmatch/_scan_reader.pxi":17
  *     cdef dict _users
  * 
  *     def __init__(self, str annotation_prefix, decode_str):             # <<<<<<<<<<<<<<
@@ -11183,7 +11180,7 @@ static int __pyx_pf_10_fastmatch_5_scan_7Scanner___init__(struct __pyx_obj_10_fa
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":301
+/* "_fastmatch/_scan_reader.pxi":22
  *         self._users = {}
  * 
  *     cdef str _str(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):             # <<<<<<<<<<<<<<
@@ -11205,7 +11202,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_str", 0);
 
-  /* "_fastmatch/_scan_event.pxi":303
+  /* "_fastmatch/_scan_reader.pxi":24
  *     cdef str _str(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):
  *         """The JSON string at [start, end) (quotes included) as str."""
  *         if _has_backslash(p, start, end):             # <<<<<<<<<<<<<<
@@ -11217,7 +11214,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan_event.pxi":304
+    /* "_fastmatch/_scan_reader.pxi":25
  *         """The JSON string at [start, end) (quotes included) as str."""
  *         if _has_backslash(p, start, end):
  *             return self._decode_str(PyBytes_FromStringAndSize(<const char*>p + start, end - start))             # <<<<<<<<<<<<<<
@@ -11227,7 +11224,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
     __pyx_t_3 = NULL;
     __Pyx_INCREF(__pyx_v_self->_decode_str);
     __pyx_t_4 = __pyx_v_self->_decode_str; 
-    __pyx_t_5 = PyBytes_FromStringAndSize((((char const *)__pyx_v_p) + __pyx_v_start), (__pyx_v_end - __pyx_v_start)); if (unlikely(!__pyx_t_5)) __PYX_ERR(1, 304, __pyx_L1_error)
+    __pyx_t_5 = PyBytes_FromStringAndSize((((char const *)__pyx_v_p) + __pyx_v_start), (__pyx_v_end - __pyx_v_start)); if (unlikely(!__pyx_t_5)) __PYX_ERR(4, 25, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __pyx_t_6 = 1;
     #if CYTHON_UNPACK_METHODS
@@ -11247,10 +11244,10 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
       __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
       __Pyx_DECREF(__pyx_t_5); __pyx_t_5 = 0;
       __Pyx_DECREF(__pyx_t_4); __pyx_t_4 = 0;
-      if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 304, __pyx_L1_error)
+      if (unlikely(!__pyx_t_2)) __PYX_ERR(4, 25, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_2);
     }
-    if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(1, 304, __pyx_L1_error)
+    if (!(likely(PyUnicode_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_2))) __PYX_ERR(4, 25, __pyx_L1_error)
     {
       PyObject *__pyx_temp;
       {
@@ -11262,7 +11259,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
     __pyx_t_2 = 0;
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":303
+    /* "_fastmatch/_scan_reader.pxi":24
  *     cdef str _str(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):
  *         """The JSON string at [start, end) (quotes included) as str."""
  *         if _has_backslash(p, start, end):             # <<<<<<<<<<<<<<
@@ -11271,14 +11268,14 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":305
+  /* "_fastmatch/_scan_reader.pxi":26
  *         if _has_backslash(p, start, end):
  *             return self._decode_str(PyBytes_FromStringAndSize(<const char*>p + start, end - start))
  *         return PyUnicode_DecodeASCII(<const char*>p + start + 1, end - start - 2, NULL)             # <<<<<<<<<<<<<<
  * 
  *     cdef object _user(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):
 */
-  __pyx_t_2 = PyUnicode_DecodeASCII(((((char const *)__pyx_v_p) + __pyx_v_start) + 1), ((__pyx_v_end - __pyx_v_start) - 2), NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 305, __pyx_L1_error)
+  __pyx_t_2 = PyUnicode_DecodeASCII(((((char const *)__pyx_v_p) + __pyx_v_start) + 1), ((__pyx_v_end - __pyx_v_start) - 2), NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(4, 26, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   {
     PyObject *__pyx_temp;
@@ -11291,7 +11288,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
   __pyx_t_2 = 0;
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":301
+  /* "_fastmatch/_scan_reader.pxi":22
  *         self._users = {}
  * 
  *     cdef str _str(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):             # <<<<<<<<<<<<<<
@@ -11313,7 +11310,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":307
+/* "_fastmatch/_scan_reader.pxi":28
  *         return PyUnicode_DecodeASCII(<const char*>p + start + 1, end - start - 2, NULL)
  * 
  *     cdef object _user(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):             # <<<<<<<<<<<<<<
@@ -11348,19 +11345,19 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_user", 0);
 
-  /* "_fastmatch/_scan_event.pxi":309
+  /* "_fastmatch/_scan_reader.pxi":30
  *     cdef object _user(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):
  *         """(username or None, groups) of the user object, None if not handled here."""
  *         cdef bytes key = PyBytes_FromStringAndSize(<const char*>p + start, end - start)             # <<<<<<<<<<<<<<
  *         cdef object hit = self._users.get(key)
  *         cdef Members m
 */
-  __pyx_t_1 = PyBytes_FromStringAndSize((((char const *)__pyx_v_p) + __pyx_v_start), (__pyx_v_end - __pyx_v_start)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 309, __pyx_L1_error)
+  __pyx_t_1 = PyBytes_FromStringAndSize((((char const *)__pyx_v_p) + __pyx_v_start), (__pyx_v_end - __pyx_v_start)); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 30, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_key = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":310
+  /* "_fastmatch/_scan_reader.pxi":31
  *         """(username or None, groups) of the user object, None if not handled here."""
  *         cdef bytes key = PyBytes_FromStringAndSize(<const char*>p + start, end - start)
  *         cdef object hit = self._users.get(key)             # <<<<<<<<<<<<<<
@@ -11369,14 +11366,14 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
   if (unlikely(__pyx_v_self->_users == Py_None)) {
     PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "get");
-    __PYX_ERR(1, 310, __pyx_L1_error)
+    __PYX_ERR(4, 31, __pyx_L1_error)
   }
-  __pyx_t_1 = __Pyx_PyDict_GetItemDefault(__pyx_v_self->_users, __pyx_v_key, Py_None); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 310, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_PyDict_GetItemDefault(__pyx_v_self->_users, __pyx_v_key, Py_None); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 31, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_hit = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":313
+  /* "_fastmatch/_scan_reader.pxi":34
  *         cdef Members m
  *         cdef int c
  *         cdef str username = ""             # <<<<<<<<<<<<<<
@@ -11386,19 +11383,19 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__4);
   __pyx_v_username = __pyx_mstate_global->__pyx_kp_u__4;
 
-  /* "_fastmatch/_scan_event.pxi":314
+  /* "_fastmatch/_scan_reader.pxi":35
  *         cdef int c
  *         cdef str username = ""
  *         cdef list groups = []             # <<<<<<<<<<<<<<
  *         cdef Py_ssize_t i, j
  *         cdef bint escaped
 */
-  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 314, __pyx_L1_error)
+  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 35, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_groups = ((PyObject*)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":317
+  /* "_fastmatch/_scan_reader.pxi":38
  *         cdef Py_ssize_t i, j
  *         cdef bint escaped
  *         if hit is not None:             # <<<<<<<<<<<<<<
@@ -11409,7 +11406,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":318
+    /* "_fastmatch/_scan_reader.pxi":39
  *         cdef bint escaped
  *         if hit is not None:
  *             return hit             # <<<<<<<<<<<<<<
@@ -11427,7 +11424,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":317
+    /* "_fastmatch/_scan_reader.pxi":38
  *         cdef Py_ssize_t i, j
  *         cdef bint escaped
  *         if hit is not None:             # <<<<<<<<<<<<<<
@@ -11436,7 +11433,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":319
+  /* "_fastmatch/_scan_reader.pxi":40
  *         if hit is not None:
  *             return hit
  *         if p[start] != 123 or _members(p, start, end, &m, 2) < 0:             # <<<<<<<<<<<<<<
@@ -11462,7 +11459,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":320
+    /* "_fastmatch/_scan_reader.pxi":41
  *             return hit
  *         if p[start] != 123 or _members(p, start, end, &m, 2) < 0:
  *             return None             # <<<<<<<<<<<<<<
@@ -11479,7 +11476,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":319
+    /* "_fastmatch/_scan_reader.pxi":40
  *         if hit is not None:
  *             return hit
  *         if p[start] != 123 or _members(p, start, end, &m, 2) < 0:             # <<<<<<<<<<<<<<
@@ -11488,7 +11485,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":321
+  /* "_fastmatch/_scan_reader.pxi":42
  *         if p[start] != 123 or _members(p, start, end, &m, 2) < 0:
  *             return None
  *         for c in range(m.count):             # <<<<<<<<<<<<<<
@@ -11502,7 +11499,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
     __pyx_v_c = __pyx_t_6;
 
-    /* "_fastmatch/_scan_event.pxi":322
+    /* "_fastmatch/_scan_reader.pxi":43
  *             return None
  *         for c in range(m.count):
  *             if _key_is(p, &m, c, "username", 8):             # <<<<<<<<<<<<<<
@@ -11514,7 +11511,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":323
+      /* "_fastmatch/_scan_reader.pxi":44
  *         for c in range(m.count):
  *             if _key_is(p, &m, c, "username", 8):
  *                 if not _is_string(p, &m, c):             # <<<<<<<<<<<<<<
@@ -11526,7 +11523,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":324
+        /* "_fastmatch/_scan_reader.pxi":45
  *             if _key_is(p, &m, c, "username", 8):
  *                 if not _is_string(p, &m, c):
  *                     return None             # <<<<<<<<<<<<<<
@@ -11543,7 +11540,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan_event.pxi":323
+        /* "_fastmatch/_scan_reader.pxi":44
  *         for c in range(m.count):
  *             if _key_is(p, &m, c, "username", 8):
  *                 if not _is_string(p, &m, c):             # <<<<<<<<<<<<<<
@@ -11552,19 +11549,19 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
       }
 
-      /* "_fastmatch/_scan_event.pxi":325
+      /* "_fastmatch/_scan_reader.pxi":46
  *                 if not _is_string(p, &m, c):
  *                     return None
  *                 username = self._str(p, m.start[c], m.end[c])             # <<<<<<<<<<<<<<
  *             elif _key_is(p, &m, c, "groups", 6):
  *                 i = m.start[c]
 */
-      __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_m.start[__pyx_v_c]), (__pyx_v_m.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 325, __pyx_L1_error)
+      __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_m.start[__pyx_v_c]), (__pyx_v_m.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 46, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
       __Pyx_DECREF_SET(__pyx_v_username, ((PyObject*)__pyx_t_1));
       __pyx_t_1 = 0;
 
-      /* "_fastmatch/_scan_event.pxi":322
+      /* "_fastmatch/_scan_reader.pxi":43
  *             return None
  *         for c in range(m.count):
  *             if _key_is(p, &m, c, "username", 8):             # <<<<<<<<<<<<<<
@@ -11574,7 +11571,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
       goto __pyx_L9;
     }
 
-    /* "_fastmatch/_scan_event.pxi":326
+    /* "_fastmatch/_scan_reader.pxi":47
  *                     return None
  *                 username = self._str(p, m.start[c], m.end[c])
  *             elif _key_is(p, &m, c, "groups", 6):             # <<<<<<<<<<<<<<
@@ -11586,7 +11583,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":327
+      /* "_fastmatch/_scan_reader.pxi":48
  *                 username = self._str(p, m.start[c], m.end[c])
  *             elif _key_is(p, &m, c, "groups", 6):
  *                 i = m.start[c]             # <<<<<<<<<<<<<<
@@ -11595,7 +11592,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
       __pyx_v_i = (__pyx_v_m.start[__pyx_v_c]);
 
-      /* "_fastmatch/_scan_event.pxi":328
+      /* "_fastmatch/_scan_reader.pxi":49
  *             elif _key_is(p, &m, c, "groups", 6):
  *                 i = m.start[c]
  *                 if p[i] == 110:  # null             # <<<<<<<<<<<<<<
@@ -11607,7 +11604,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":329
+        /* "_fastmatch/_scan_reader.pxi":50
  *                 i = m.start[c]
  *                 if p[i] == 110:  # null
  *                     continue             # <<<<<<<<<<<<<<
@@ -11616,7 +11613,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
         goto __pyx_L7_continue;
 
-        /* "_fastmatch/_scan_event.pxi":328
+        /* "_fastmatch/_scan_reader.pxi":49
  *             elif _key_is(p, &m, c, "groups", 6):
  *                 i = m.start[c]
  *                 if p[i] == 110:  # null             # <<<<<<<<<<<<<<
@@ -11625,7 +11622,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
       }
 
-      /* "_fastmatch/_scan_event.pxi":330
+      /* "_fastmatch/_scan_reader.pxi":51
  *                 if p[i] == 110:  # null
  *                     continue
  *                 if p[i] != 91:             # <<<<<<<<<<<<<<
@@ -11637,7 +11634,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":331
+        /* "_fastmatch/_scan_reader.pxi":52
  *                     continue
  *                 if p[i] != 91:
  *                     return None             # <<<<<<<<<<<<<<
@@ -11654,7 +11651,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan_event.pxi":330
+        /* "_fastmatch/_scan_reader.pxi":51
  *                 if p[i] == 110:  # null
  *                     continue
  *                 if p[i] != 91:             # <<<<<<<<<<<<<<
@@ -11663,7 +11660,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
       }
 
-      /* "_fastmatch/_scan_event.pxi":332
+      /* "_fastmatch/_scan_reader.pxi":53
  *                 if p[i] != 91:
  *                     return None
  *                 i = _skip_ws(p, i + 1, end)             # <<<<<<<<<<<<<<
@@ -11672,7 +11669,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_end);
 
-      /* "_fastmatch/_scan_event.pxi":333
+      /* "_fastmatch/_scan_reader.pxi":54
  *                     return None
  *                 i = _skip_ws(p, i + 1, end)
  *                 if p[i] == 93:             # <<<<<<<<<<<<<<
@@ -11684,7 +11681,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":334
+        /* "_fastmatch/_scan_reader.pxi":55
  *                 i = _skip_ws(p, i + 1, end)
  *                 if p[i] == 93:
  *                     continue             # <<<<<<<<<<<<<<
@@ -11693,7 +11690,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
         goto __pyx_L7_continue;
 
-        /* "_fastmatch/_scan_event.pxi":333
+        /* "_fastmatch/_scan_reader.pxi":54
  *                     return None
  *                 i = _skip_ws(p, i + 1, end)
  *                 if p[i] == 93:             # <<<<<<<<<<<<<<
@@ -11702,7 +11699,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
       }
 
-      /* "_fastmatch/_scan_event.pxi":335
+      /* "_fastmatch/_scan_reader.pxi":56
  *                 if p[i] == 93:
  *                     continue
  *                 while True:             # <<<<<<<<<<<<<<
@@ -11711,7 +11708,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
       while (1) {
 
-        /* "_fastmatch/_scan_event.pxi":336
+        /* "_fastmatch/_scan_reader.pxi":57
  *                     continue
  *                 while True:
  *                     if p[i] != 34:             # <<<<<<<<<<<<<<
@@ -11723,7 +11720,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
         if (__pyx_t_2) {
 
 
-          /* "_fastmatch/_scan_event.pxi":337
+          /* "_fastmatch/_scan_reader.pxi":58
  *                 while True:
  *                     if p[i] != 34:
  *                         return None             # <<<<<<<<<<<<<<
@@ -11740,7 +11737,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan_event.pxi":336
+          /* "_fastmatch/_scan_reader.pxi":57
  *                     continue
  *                 while True:
  *                     if p[i] != 34:             # <<<<<<<<<<<<<<
@@ -11749,7 +11746,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":338
+        /* "_fastmatch/_scan_reader.pxi":59
  *                     if p[i] != 34:
  *                         return None
  *                     escaped = False             # <<<<<<<<<<<<<<
@@ -11758,7 +11755,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
         __pyx_v_escaped = 0;
 
-        /* "_fastmatch/_scan_event.pxi":339
+        /* "_fastmatch/_scan_reader.pxi":60
  *                         return None
  *                     escaped = False
  *                     j = _string_end(p, i, end, &escaped)             # <<<<<<<<<<<<<<
@@ -11767,20 +11764,20 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
         __pyx_v_j = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_end, (&__pyx_v_escaped));
 
-        /* "_fastmatch/_scan_event.pxi":340
+        /* "_fastmatch/_scan_reader.pxi":61
  *                     escaped = False
  *                     j = _string_end(p, i, end, &escaped)
  *                     groups.append(self._str(p, i, j))             # <<<<<<<<<<<<<<
  *                     i = _skip_ws(p, j, end)
  *                     if p[i] == 93:
 */
-        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, __pyx_v_i, __pyx_v_j); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 340, __pyx_L1_error)
+        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, __pyx_v_i, __pyx_v_j); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 61, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
-        __pyx_t_7 = __Pyx_PyList_Append(__pyx_v_groups, __pyx_t_1); if (unlikely(__pyx_t_7 == ((int)-1))) __PYX_ERR(1, 340, __pyx_L1_error)
+        __pyx_t_7 = __Pyx_PyList_Append(__pyx_v_groups, __pyx_t_1); if (unlikely(__pyx_t_7 == ((int)-1))) __PYX_ERR(4, 61, __pyx_L1_error)
         __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
 
-        /* "_fastmatch/_scan_event.pxi":341
+        /* "_fastmatch/_scan_reader.pxi":62
  *                     j = _string_end(p, i, end, &escaped)
  *                     groups.append(self._str(p, i, j))
  *                     i = _skip_ws(p, j, end)             # <<<<<<<<<<<<<<
@@ -11789,7 +11786,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
         __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_j, __pyx_v_end);
 
-        /* "_fastmatch/_scan_event.pxi":342
+        /* "_fastmatch/_scan_reader.pxi":63
  *                     groups.append(self._str(p, i, j))
  *                     i = _skip_ws(p, j, end)
  *                     if p[i] == 93:             # <<<<<<<<<<<<<<
@@ -11801,7 +11798,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
         if (__pyx_t_2) {
 
 
-          /* "_fastmatch/_scan_event.pxi":343
+          /* "_fastmatch/_scan_reader.pxi":64
  *                     i = _skip_ws(p, j, end)
  *                     if p[i] == 93:
  *                         break             # <<<<<<<<<<<<<<
@@ -11810,7 +11807,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
           goto __pyx_L15_break;
 
-          /* "_fastmatch/_scan_event.pxi":342
+          /* "_fastmatch/_scan_reader.pxi":63
  *                     groups.append(self._str(p, i, j))
  *                     i = _skip_ws(p, j, end)
  *                     if p[i] == 93:             # <<<<<<<<<<<<<<
@@ -11819,7 +11816,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":344
+        /* "_fastmatch/_scan_reader.pxi":65
  *                     if p[i] == 93:
  *                         break
  *                     i = _skip_ws(p, i + 1, end)  # the comma: the JSON is valid already             # <<<<<<<<<<<<<<
@@ -11830,7 +11827,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
       }
       __pyx_L15_break:;
 
-      /* "_fastmatch/_scan_event.pxi":326
+      /* "_fastmatch/_scan_reader.pxi":47
  *                     return None
  *                 username = self._str(p, m.start[c], m.end[c])
  *             elif _key_is(p, &m, c, "groups", 6):             # <<<<<<<<<<<<<<
@@ -11843,7 +11840,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":345
+  /* "_fastmatch/_scan_reader.pxi":66
  *                         break
  *                     i = _skip_ws(p, i + 1, end)  # the comma: the JSON is valid already
  *         hit = (username if (username or groups) else None, tuple(groups))             # <<<<<<<<<<<<<<
@@ -11854,7 +11851,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   else
   {
     Py_ssize_t __pyx_temp = __Pyx_PyUnicode_IS_TRUE(__pyx_v_username);
-    if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(1, 345, __pyx_L1_error)
+    if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(4, 66, __pyx_L1_error)
     __pyx_t_3 = (__pyx_temp != 0);
   }
 
@@ -11868,7 +11865,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   }
   {
     Py_ssize_t __pyx_temp = __Pyx_PyList_GET_SIZE(__pyx_v_groups);
-    if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(1, 345, __pyx_L1_error)
+    if (unlikely(((!CYTHON_ASSUME_SAFE_SIZE) && __pyx_temp < 0))) __PYX_ERR(4, 66, __pyx_L1_error)
     __pyx_t_3 = (__pyx_temp != 0);
   }
 
@@ -11884,20 +11881,20 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
     __pyx_t_1 = Py_None;
   }
 
-  __pyx_t_8 = PyList_AsTuple(__pyx_v_groups); if (unlikely(!__pyx_t_8)) __PYX_ERR(1, 345, __pyx_L1_error)
+  __pyx_t_8 = PyList_AsTuple(__pyx_v_groups); if (unlikely(!__pyx_t_8)) __PYX_ERR(4, 66, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_8);
-  __pyx_t_9 = PyTuple_New(2); if (unlikely(!__pyx_t_9)) __PYX_ERR(1, 345, __pyx_L1_error)
+  __pyx_t_9 = PyTuple_New(2); if (unlikely(!__pyx_t_9)) __PYX_ERR(4, 66, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_9);
   __Pyx_GIVEREF(__pyx_t_1);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 0, __pyx_t_1) != (0)) __PYX_ERR(1, 345, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 0, __pyx_t_1) != (0)) __PYX_ERR(4, 66, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_8);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 1, __pyx_t_8) != (0)) __PYX_ERR(1, 345, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_9, 1, __pyx_t_8) != (0)) __PYX_ERR(4, 66, __pyx_L1_error);
   __pyx_t_1 = 0;
   __pyx_t_8 = 0;
   __Pyx_DECREF_SET(__pyx_v_hit, __pyx_t_9);
   __pyx_t_9 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":346
+  /* "_fastmatch/_scan_reader.pxi":67
  *                     i = _skip_ws(p, i + 1, end)  # the comma: the JSON is valid already
  *         hit = (username if (username or groups) else None, tuple(groups))
  *         if len(self._users) >= CACHE_MAX:             # <<<<<<<<<<<<<<
@@ -11908,9 +11905,9 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   __Pyx_INCREF(__pyx_t_9);
   if (unlikely(__pyx_t_9 == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "object of type \047NoneType\047 has no len()");
-    __PYX_ERR(1, 346, __pyx_L1_error)
+    __PYX_ERR(4, 67, __pyx_L1_error)
   }
-  __pyx_t_10 = PyDict_Size(__pyx_t_9); if (unlikely(__pyx_t_10 == ((Py_ssize_t)-1))) __PYX_ERR(1, 346, __pyx_L1_error)
+  __pyx_t_10 = PyDict_Size(__pyx_t_9); if (unlikely(__pyx_t_10 == ((Py_ssize_t)-1))) __PYX_ERR(4, 67, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
   __pyx_t_2 = (__pyx_t_10 >= __pyx_e_10_fastmatch_5_scan_CACHE_MAX);
 
@@ -11918,7 +11915,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":347
+    /* "_fastmatch/_scan_reader.pxi":68
  *         hit = (username if (username or groups) else None, tuple(groups))
  *         if len(self._users) >= CACHE_MAX:
  *             self._users.clear()  # bounded: a stream of unique users must not grow memory             # <<<<<<<<<<<<<<
@@ -11927,12 +11924,12 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
     if (unlikely(__pyx_v_self->_users == Py_None)) {
       PyErr_Format(PyExc_AttributeError, "\047NoneType\047 object has no attribute \047%.30s\047", "clear");
-      __PYX_ERR(1, 347, __pyx_L1_error)
+      __PYX_ERR(4, 68, __pyx_L1_error)
     }
-    __pyx_t_7 = __Pyx_PyDict_Clear(__pyx_v_self->_users); if (unlikely(__pyx_t_7 == ((int)-1))) __PYX_ERR(1, 347, __pyx_L1_error)
+    __pyx_t_7 = __Pyx_PyDict_Clear(__pyx_v_self->_users); if (unlikely(__pyx_t_7 == ((int)-1))) __PYX_ERR(4, 68, __pyx_L1_error)
 
 
-    /* "_fastmatch/_scan_event.pxi":346
+    /* "_fastmatch/_scan_reader.pxi":67
  *                     i = _skip_ws(p, i + 1, end)  # the comma: the JSON is valid already
  *         hit = (username if (username or groups) else None, tuple(groups))
  *         if len(self._users) >= CACHE_MAX:             # <<<<<<<<<<<<<<
@@ -11941,7 +11938,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":348
+  /* "_fastmatch/_scan_reader.pxi":69
  *         if len(self._users) >= CACHE_MAX:
  *             self._users.clear()  # bounded: a stream of unique users must not grow memory
  *         self._users[key] = hit             # <<<<<<<<<<<<<<
@@ -11950,11 +11947,11 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
 */
   if (unlikely(__pyx_v_self->_users == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(1, 348, __pyx_L1_error)
+    __PYX_ERR(4, 69, __pyx_L1_error)
   }
-  if (unlikely((PyDict_SetItem(__pyx_v_self->_users, __pyx_v_key, __pyx_v_hit) < 0))) __PYX_ERR(1, 348, __pyx_L1_error)
+  if (unlikely((PyDict_SetItem(__pyx_v_self->_users, __pyx_v_key, __pyx_v_hit) < 0))) __PYX_ERR(4, 69, __pyx_L1_error)
 
-  /* "_fastmatch/_scan_event.pxi":349
+  /* "_fastmatch/_scan_reader.pxi":70
  *             self._users.clear()  # bounded: a stream of unique users must not grow memory
  *         self._users[key] = hit
  *         return hit             # <<<<<<<<<<<<<<
@@ -11972,7 +11969,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":307
+  /* "_fastmatch/_scan_reader.pxi":28
  *         return PyUnicode_DecodeASCII(<const char*>p + start + 1, end - start - 2, NULL)
  * 
  *     cdef object _user(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):             # <<<<<<<<<<<<<<
@@ -12002,7 +11999,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":351
+/* "_fastmatch/_scan_reader.pxi":72
  *         return hit
  * 
  *     def scan_many(self, values, origins, Py_ssize_t max_bytes):             # <<<<<<<<<<<<<<
@@ -12052,46 +12049,46 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_values,&__pyx_mstate_global->__pyx_n_u_origins,&__pyx_mstate_global->__pyx_n_u_max_bytes,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 351, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(4, 72, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 351, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(4, 72, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 351, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(4, 72, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 351, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(4, 72, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "scan_many", 0) < (0)) __PYX_ERR(1, 351, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "scan_many", 0) < (0)) __PYX_ERR(4, 72, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("scan_many", 1, 3, 3, i); __PYX_ERR(1, 351, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("scan_many", 1, 3, 3, i); __PYX_ERR(4, 72, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 3)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 351, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(4, 72, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 351, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(4, 72, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 351, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(4, 72, __pyx_L3_error)
     }
     __pyx_v_values = values[0];
     __pyx_v_origins = values[1];
-    __pyx_v_max_bytes = __Pyx_PyIndex_AsSsize_t(values[2]); if (unlikely((__pyx_v_max_bytes == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(1, 351, __pyx_L3_error)
+    __pyx_v_max_bytes = __Pyx_PyIndex_AsSsize_t(values[2]); if (unlikely((__pyx_v_max_bytes == (Py_ssize_t)-1) && PyErr_Occurred())) __PYX_ERR(4, 72, __pyx_L3_error)
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("scan_many", 1, 3, 3, __pyx_nargs); __PYX_ERR(1, 351, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("scan_many", 1, 3, 3, __pyx_nargs); __PYX_ERR(4, 72, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -12135,36 +12132,36 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("scan_many", 0);
 
-  /* "_fastmatch/_scan_event.pxi":354
+  /* "_fastmatch/_scan_reader.pxi":75
  *         """``scan`` over a batch of records, as ``RecordDecoder.decode`` would try each at depth 0:
  *         a list with a ScannedEvent or None (take the reference path) per record."""
  *         cdef Py_ssize_t i, count = len(values)             # <<<<<<<<<<<<<<
  *         cdef list out = [None] * count
  *         cdef object value
 */
-  __pyx_t_1 = PyObject_Length(__pyx_v_values); if (unlikely(__pyx_t_1 == ((Py_ssize_t)-1))) __PYX_ERR(1, 354, __pyx_L1_error)
+  __pyx_t_1 = PyObject_Length(__pyx_v_values); if (unlikely(__pyx_t_1 == ((Py_ssize_t)-1))) __PYX_ERR(4, 75, __pyx_L1_error)
   __pyx_v_count = __pyx_t_1;
 
-  /* "_fastmatch/_scan_event.pxi":355
+  /* "_fastmatch/_scan_reader.pxi":76
  *         a list with a ScannedEvent or None (take the reference path) per record."""
  *         cdef Py_ssize_t i, count = len(values)
  *         cdef list out = [None] * count             # <<<<<<<<<<<<<<
  *         cdef object value
  *         for i in range(count):
 */
-  __pyx_t_2 = PyList_New(1 * ((__pyx_v_count<0) ? 0:__pyx_v_count)); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 355, __pyx_L1_error)
+  __pyx_t_2 = PyList_New(1 * ((__pyx_v_count<0) ? 0:__pyx_v_count)); if (unlikely(!__pyx_t_2)) __PYX_ERR(4, 76, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   { Py_ssize_t __pyx_temp;
     for (__pyx_temp=0; __pyx_temp < __pyx_v_count; __pyx_temp++) {
       __Pyx_INCREF(Py_None);
       __Pyx_GIVEREF(Py_None);
-      if (__Pyx_PyList_SET_ITEM(__pyx_t_2, __pyx_temp, Py_None) != (0)) __PYX_ERR(1, 355, __pyx_L1_error);
+      if (__Pyx_PyList_SET_ITEM(__pyx_t_2, __pyx_temp, Py_None) != (0)) __PYX_ERR(4, 76, __pyx_L1_error);
     }
   }
   __pyx_v_out = ((PyObject*)__pyx_t_2);
   __pyx_t_2 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":357
+  /* "_fastmatch/_scan_reader.pxi":78
  *         cdef list out = [None] * count
  *         cdef object value
  *         for i in range(count):             # <<<<<<<<<<<<<<
@@ -12178,19 +12175,19 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
   for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
     __pyx_v_i = __pyx_t_4;
 
-    /* "_fastmatch/_scan_event.pxi":358
+    /* "_fastmatch/_scan_reader.pxi":79
  *         cdef object value
  *         for i in range(count):
  *             value = values[i]             # <<<<<<<<<<<<<<
  *             # No isascii() first: the scan refuses any byte that is not ASCII.
  *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:
 */
-    __pyx_t_2 = __Pyx_GetItemInt(__pyx_v_values, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 358, __pyx_L1_error)
+    __pyx_t_2 = __Pyx_GetItemInt(__pyx_v_values, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_2)) __PYX_ERR(4, 79, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_XDECREF_SET(__pyx_v_value, __pyx_t_2);
     __pyx_t_2 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":360
+    /* "_fastmatch/_scan_reader.pxi":81
  *             value = values[i]
  *             # No isascii() first: the scan refuses any byte that is not ASCII.
  *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:             # <<<<<<<<<<<<<<
@@ -12220,7 +12217,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
     if (__pyx_t_5) {
 
 
-      /* "_fastmatch/_scan_event.pxi":361
+      /* "_fastmatch/_scan_reader.pxi":82
  *             # No isascii() first: the scan refuses any byte that is not ASCII.
  *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:
  *                 out[i] = self._scan(value, origins[i], _V1_JSON, "")             # <<<<<<<<<<<<<<
@@ -12229,21 +12226,21 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
 */
       __pyx_t_2 = __pyx_v_value;
       __Pyx_INCREF(__pyx_t_2);
-      if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(1, 361, __pyx_L1_error)
-      __pyx_t_8 = __Pyx_GetItemInt(__pyx_v_origins, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_8)) __PYX_ERR(1, 361, __pyx_L1_error)
+      if (!(likely(PyBytes_CheckExact(__pyx_t_2))||((__pyx_t_2) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_2))) __PYX_ERR(4, 82, __pyx_L1_error)
+      __pyx_t_8 = __Pyx_GetItemInt(__pyx_v_origins, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_8)) __PYX_ERR(4, 82, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_8);
-      if (!(likely(PyUnicode_CheckExact(__pyx_t_8))||((__pyx_t_8) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_8))) __PYX_ERR(1, 361, __pyx_L1_error)
+      if (!(likely(PyUnicode_CheckExact(__pyx_t_8))||((__pyx_t_8) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_8))) __PYX_ERR(4, 82, __pyx_L1_error)
       __pyx_t_9 = __pyx_v_10_fastmatch_5_scan__V1_JSON;
       __Pyx_INCREF(__pyx_t_9);
-      __pyx_t_10 = ((PyObject *)((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_scan(__pyx_v_self, ((PyObject*)__pyx_t_2), ((PyObject*)__pyx_t_8), ((PyObject*)__pyx_t_9), __pyx_mstate_global->__pyx_kp_u__4)); if (unlikely(!__pyx_t_10)) __PYX_ERR(1, 361, __pyx_L1_error)
+      __pyx_t_10 = ((PyObject *)((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_scan(__pyx_v_self, ((PyObject*)__pyx_t_2), ((PyObject*)__pyx_t_8), ((PyObject*)__pyx_t_9), __pyx_mstate_global->__pyx_kp_u__4)); if (unlikely(!__pyx_t_10)) __PYX_ERR(4, 82, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
       __Pyx_DECREF(__pyx_t_9); __pyx_t_9 = 0;
-      if (unlikely((__Pyx_SetItemInt(__pyx_v_out, __pyx_v_i, __pyx_t_10, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference) < 0))) __PYX_ERR(1, 361, __pyx_L1_error)
+      if (unlikely((__Pyx_SetItemInt(__pyx_v_out, __pyx_v_i, __pyx_t_10, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference) < 0))) __PYX_ERR(4, 82, __pyx_L1_error)
       __Pyx_DECREF(__pyx_t_10); __pyx_t_10 = 0;
 
-      /* "_fastmatch/_scan_event.pxi":360
+      /* "_fastmatch/_scan_reader.pxi":81
  *             value = values[i]
  *             # No isascii() first: the scan refuses any byte that is not ASCII.
  *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:             # <<<<<<<<<<<<<<
@@ -12254,7 +12251,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":362
+  /* "_fastmatch/_scan_reader.pxi":83
  *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:
  *                 out[i] = self._scan(value, origins[i], _V1_JSON, "")
  *         return out             # <<<<<<<<<<<<<<
@@ -12272,7 +12269,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":351
+  /* "_fastmatch/_scan_reader.pxi":72
  *         return hit
  * 
  *     def scan_many(self, values, origins, Py_ssize_t max_bytes):             # <<<<<<<<<<<<<<
@@ -12298,7 +12295,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":364
+/* "_fastmatch/_scan_reader.pxi":85
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
@@ -12349,47 +12346,47 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_data,&__pyx_mstate_global->__pyx_n_u_source,&__pyx_mstate_global->__pyx_n_u_api_version,&__pyx_mstate_global->__pyx_n_u_envelope,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(1, 364, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(4, 85, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(1, 364, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(4, 85, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 364, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(4, 85, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 364, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(4, 85, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 364, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(4, 85, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "scan", 0) < (0)) __PYX_ERR(1, 364, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "scan", 0) < (0)) __PYX_ERR(4, 85, __pyx_L3_error)
       if (!values[3]) values[3] = __Pyx_NewRef(((PyObject*)__pyx_mstate_global->__pyx_kp_u__4));
       for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("scan", 0, 3, 4, i); __PYX_ERR(1, 364, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("scan", 0, 3, 4, i); __PYX_ERR(4, 85, __pyx_L3_error) }
       }
     } else {
       switch (__pyx_nargs) {
         case  4:
         values[3] = __Pyx_ArgRef_FASTCALL(__pyx_args, 3);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(1, 364, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[3])) __PYX_ERR(4, 85, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(1, 364, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(4, 85, __pyx_L3_error)
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(1, 364, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(4, 85, __pyx_L3_error)
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(1, 364, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(4, 85, __pyx_L3_error)
         break;
         default: goto __pyx_L5_argtuple_error;
       }
@@ -12402,7 +12399,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("scan", 0, 3, 4, __pyx_nargs); __PYX_ERR(1, 364, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("scan", 0, 3, 4, __pyx_nargs); __PYX_ERR(4, 85, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -12413,10 +12410,10 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(1, 364, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_source), (&PyUnicode_Type), 1, "source", 1))) __PYX_ERR(1, 364, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_api_version), (&PyBytes_Type), 1, "api_version", 1))) __PYX_ERR(1, 364, __pyx_L1_error)
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_envelope), (&PyUnicode_Type), 1, "envelope", 1))) __PYX_ERR(1, 364, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_data), (&PyBytes_Type), 1, "data", 1))) __PYX_ERR(4, 85, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_source), (&PyUnicode_Type), 1, "source", 1))) __PYX_ERR(4, 85, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_api_version), (&PyBytes_Type), 1, "api_version", 1))) __PYX_ERR(4, 85, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_envelope), (&PyUnicode_Type), 1, "envelope", 1))) __PYX_ERR(4, 85, __pyx_L1_error)
   __pyx_r = __pyx_pf_10_fastmatch_5_scan_7Scanner_4scan(((struct __pyx_obj_10_fastmatch_5_scan_Scanner *)__pyx_v_self), __pyx_v_data, __pyx_v_source, __pyx_v_api_version, __pyx_v_envelope);
 
   /* function exit code */
@@ -12445,14 +12442,14 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_4scan(struct __pyx_obj_10
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("scan", 0);
 
-  /* "_fastmatch/_scan_event.pxi":366
+  /* "_fastmatch/_scan_reader.pxi":87
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):
  *         """The event in ``data`` (an ASCII JSON object), or None: then take the reference path."""
  *         return self._scan(data, source, api_version, envelope)             # <<<<<<<<<<<<<<
  * 
  *     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):
 */
-  __pyx_t_1 = ((PyObject *)((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_scan(__pyx_v_self, __pyx_v_data, __pyx_v_source, __pyx_v_api_version, __pyx_v_envelope)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 366, __pyx_L1_error)
+  __pyx_t_1 = ((PyObject *)((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_scan(__pyx_v_self, __pyx_v_data, __pyx_v_source, __pyx_v_api_version, __pyx_v_envelope)); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 87, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   {
     PyObject *__pyx_temp;
@@ -12465,7 +12462,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_4scan(struct __pyx_obj_10
   __pyx_t_1 = 0;
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":364
+  /* "_fastmatch/_scan_reader.pxi":85
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
@@ -12484,7 +12481,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_4scan(struct __pyx_obj_10
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":368
+/* "_fastmatch/_scan_reader.pxi":89
  *         return self._scan(data, source, api_version, envelope)
  * 
  *     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):             # <<<<<<<<<<<<<<
@@ -12541,7 +12538,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_scan", 0);
 
-  /* "_fastmatch/_scan_event.pxi":369
+  /* "_fastmatch/_scan_reader.pxi":90
  * 
  *     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(data)             # <<<<<<<<<<<<<<
@@ -12550,7 +12547,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_p = ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_v_data));
 
-  /* "_fastmatch/_scan_event.pxi":370
+  /* "_fastmatch/_scan_reader.pxi":91
  *     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(data)
  *         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)             # <<<<<<<<<<<<<<
@@ -12559,19 +12556,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_n = PyBytes_GET_SIZE(__pyx_v_data);
 
-  /* "_fastmatch/_scan_event.pxi":371
+  /* "_fastmatch/_scan_reader.pxi":92
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(data)
  *         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
  *         cdef ScannedEvent ev = ScannedEvent.__new__(ScannedEvent)             # <<<<<<<<<<<<<<
  *         cdef Members* m = &ev._m
  *         cdef Members ref
 */
-  __pyx_t_1 = ((PyObject *)__pyx_tp_new_10_fastmatch_5_scan_ScannedEvent(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 371, __pyx_L1_error)
+  __pyx_t_1 = ((PyObject *)__pyx_tp_new_10_fastmatch_5_scan_ScannedEvent(((PyTypeObject *)__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent), __pyx_mstate_global->__pyx_empty_tuple, NULL)); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 92, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_ev = ((struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *)__pyx_t_1);
   __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":372
+  /* "_fastmatch/_scan_reader.pxi":93
  *         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
  *         cdef ScannedEvent ev = ScannedEvent.__new__(ScannedEvent)
  *         cdef Members* m = &ev._m             # <<<<<<<<<<<<<<
@@ -12580,7 +12577,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_m = (&__pyx_v_ev->_m);
 
-  /* "_fastmatch/_scan_event.pxi":375
+  /* "_fastmatch/_scan_reader.pxi":96
  *         cdef Members ref
  *         cdef Py_ssize_t end, q, s, e
  *         cdef int c, length, rank = -1, stage = -1             # <<<<<<<<<<<<<<
@@ -12590,7 +12587,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __pyx_v_rank = -1;
   __pyx_v_stage = -1;
 
-  /* "_fastmatch/_scan_event.pxi":376
+  /* "_fastmatch/_scan_reader.pxi":97
  *         cdef Py_ssize_t end, q, s, e
  *         cdef int c, length, rank = -1, stage = -1
  *         cdef int i_verb = NO_MEMBER, i_user = NO_MEMBER, i_id = NO_MEMBER, i_uri = NO_MEMBER, i_stage = NO_MEMBER             # <<<<<<<<<<<<<<
@@ -12603,7 +12600,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __pyx_v_i_uri = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
   __pyx_v_i_stage = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
 
-  /* "_fastmatch/_scan_event.pxi":377
+  /* "_fastmatch/_scan_reader.pxi":98
  *         cdef int c, length, rank = -1, stage = -1
  *         cdef int i_verb = NO_MEMBER, i_user = NO_MEMBER, i_id = NO_MEMBER, i_uri = NO_MEMBER, i_stage = NO_MEMBER
  *         cdef int i_ref = NO_MEMBER             # <<<<<<<<<<<<<<
@@ -12612,7 +12609,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_i_ref = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
 
-  /* "_fastmatch/_scan_event.pxi":379
+  /* "_fastmatch/_scan_reader.pxi":100
  *         cdef int i_ref = NO_MEMBER
  *         cdef object user
  *         cdef str url_path, ns = "", group = "", resource = "", sub = "", name = ""             # <<<<<<<<<<<<<<
@@ -12630,7 +12627,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__4);
   __pyx_v_name = __pyx_mstate_global->__pyx_kp_u__4;
 
-  /* "_fastmatch/_scan_event.pxi":382
+  /* "_fastmatch/_scan_reader.pxi":103
  *         cdef bytes raw_value
  *         cdef const uchar* found
  *         if n == 0 or n >= 0x7FFFFFFF or p[0] != 123:             # <<<<<<<<<<<<<<
@@ -12666,7 +12663,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":383
+    /* "_fastmatch/_scan_reader.pxi":104
  *         cdef const uchar* found
  *         if n == 0 or n >= 0x7FFFFFFF or p[0] != 123:
  *             return None             # <<<<<<<<<<<<<<
@@ -12683,7 +12680,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":382
+    /* "_fastmatch/_scan_reader.pxi":103
  *         cdef bytes raw_value
  *         cdef const uchar* found
  *         if n == 0 or n >= 0x7FFFFFFF or p[0] != 123:             # <<<<<<<<<<<<<<
@@ -12692,7 +12689,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":384
+  /* "_fastmatch/_scan_reader.pxi":105
  *         if n == 0 or n >= 0x7FFFFFFF or p[0] != 123:
  *             return None
  *         end = _members(p, 0, n, m, 1)             # <<<<<<<<<<<<<<
@@ -12701,7 +12698,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_end = __pyx_f_10_fastmatch_5_scan__members(__pyx_v_p, 0, __pyx_v_n, __pyx_v_m, 1);
 
-  /* "_fastmatch/_scan_event.pxi":385
+  /* "_fastmatch/_scan_reader.pxi":106
  *             return None
  *         end = _members(p, 0, n, m, 1)
  *         if end < 0 or _skip_ws(p, end, n) != n:             # <<<<<<<<<<<<<<
@@ -12727,7 +12724,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":386
+    /* "_fastmatch/_scan_reader.pxi":107
  *         end = _members(p, 0, n, m, 1)
  *         if end < 0 or _skip_ws(p, end, n) != n:
  *             return None             # <<<<<<<<<<<<<<
@@ -12744,7 +12741,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":385
+    /* "_fastmatch/_scan_reader.pxi":106
  *             return None
  *         end = _members(p, 0, n, m, 1)
  *         if end < 0 or _skip_ws(p, end, n) != n:             # <<<<<<<<<<<<<<
@@ -12753,7 +12750,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":387
+  /* "_fastmatch/_scan_reader.pxi":108
  *         if end < 0 or _skip_ws(p, end, n) != n:
  *             return None
  *         ev._i_level = ev._i_req = ev._i_resp = ev._i_ann = ev._i_kind = ev._i_api = NO_MEMBER             # <<<<<<<<<<<<<<
@@ -12767,7 +12764,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __pyx_v_ev->_i_kind = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
   __pyx_v_ev->_i_api = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
 
-  /* "_fastmatch/_scan_event.pxi":388
+  /* "_fastmatch/_scan_reader.pxi":109
  *             return None
  *         ev._i_level = ev._i_req = ev._i_resp = ev._i_ann = ev._i_kind = ev._i_api = NO_MEMBER
  *         for c in range(m.count):             # <<<<<<<<<<<<<<
@@ -12781,7 +12778,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
     __pyx_v_c = __pyx_t_6;
 
-    /* "_fastmatch/_scan_event.pxi":389
+    /* "_fastmatch/_scan_reader.pxi":110
  *         ev._i_level = ev._i_req = ev._i_resp = ev._i_ann = ev._i_kind = ev._i_api = NO_MEMBER
  *         for c in range(m.count):
  *             length = m.colon[c] - m.key[c] - 2             # <<<<<<<<<<<<<<
@@ -12790,7 +12787,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     __pyx_v_length = (((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c])) - 2);
 
-    /* "_fastmatch/_scan_event.pxi":390
+    /* "_fastmatch/_scan_reader.pxi":111
  *         for c in range(m.count):
  *             length = m.colon[c] - m.key[c] - 2
  *             if length == 4:             # <<<<<<<<<<<<<<
@@ -12802,7 +12799,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":391
+      /* "_fastmatch/_scan_reader.pxi":112
  *             length = m.colon[c] - m.key[c] - 2
  *             if length == 4:
  *                 if _key_is(p, m, c, "verb", 4):             # <<<<<<<<<<<<<<
@@ -12814,7 +12811,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":392
+        /* "_fastmatch/_scan_reader.pxi":113
  *             if length == 4:
  *                 if _key_is(p, m, c, "verb", 4):
  *                     i_verb = c             # <<<<<<<<<<<<<<
@@ -12823,7 +12820,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_i_verb = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":391
+        /* "_fastmatch/_scan_reader.pxi":112
  *             length = m.colon[c] - m.key[c] - 2
  *             if length == 4:
  *                 if _key_is(p, m, c, "verb", 4):             # <<<<<<<<<<<<<<
@@ -12833,7 +12830,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L13;
       }
 
-      /* "_fastmatch/_scan_event.pxi":393
+      /* "_fastmatch/_scan_reader.pxi":114
  *                 if _key_is(p, m, c, "verb", 4):
  *                     i_verb = c
  *                 elif _key_is(p, m, c, "user", 4):             # <<<<<<<<<<<<<<
@@ -12845,7 +12842,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":394
+        /* "_fastmatch/_scan_reader.pxi":115
  *                     i_verb = c
  *                 elif _key_is(p, m, c, "user", 4):
  *                     i_user = c             # <<<<<<<<<<<<<<
@@ -12854,7 +12851,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_i_user = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":393
+        /* "_fastmatch/_scan_reader.pxi":114
  *                 if _key_is(p, m, c, "verb", 4):
  *                     i_verb = c
  *                 elif _key_is(p, m, c, "user", 4):             # <<<<<<<<<<<<<<
@@ -12864,7 +12861,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L13;
       }
 
-      /* "_fastmatch/_scan_event.pxi":395
+      /* "_fastmatch/_scan_reader.pxi":116
  *                 elif _key_is(p, m, c, "user", 4):
  *                     i_user = c
  *                 elif _key_is(p, m, c, "kind", 4):             # <<<<<<<<<<<<<<
@@ -12876,7 +12873,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":396
+        /* "_fastmatch/_scan_reader.pxi":117
  *                     i_user = c
  *                 elif _key_is(p, m, c, "kind", 4):
  *                     ev._i_kind = c             # <<<<<<<<<<<<<<
@@ -12885,7 +12882,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_ev->_i_kind = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":395
+        /* "_fastmatch/_scan_reader.pxi":116
  *                 elif _key_is(p, m, c, "user", 4):
  *                     i_user = c
  *                 elif _key_is(p, m, c, "kind", 4):             # <<<<<<<<<<<<<<
@@ -12895,7 +12892,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       }
       __pyx_L13:;
 
-      /* "_fastmatch/_scan_event.pxi":390
+      /* "_fastmatch/_scan_reader.pxi":111
  *         for c in range(m.count):
  *             length = m.colon[c] - m.key[c] - 2
  *             if length == 4:             # <<<<<<<<<<<<<<
@@ -12905,7 +12902,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":397
+    /* "_fastmatch/_scan_reader.pxi":118
  *                 elif _key_is(p, m, c, "kind", 4):
  *                     ev._i_kind = c
  *             elif length == 5:             # <<<<<<<<<<<<<<
@@ -12917,7 +12914,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":398
+      /* "_fastmatch/_scan_reader.pxi":119
  *                     ev._i_kind = c
  *             elif length == 5:
  *                 if _key_is(p, m, c, "level", 5):             # <<<<<<<<<<<<<<
@@ -12929,7 +12926,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":399
+        /* "_fastmatch/_scan_reader.pxi":120
  *             elif length == 5:
  *                 if _key_is(p, m, c, "level", 5):
  *                     ev._i_level = c             # <<<<<<<<<<<<<<
@@ -12938,7 +12935,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_ev->_i_level = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":398
+        /* "_fastmatch/_scan_reader.pxi":119
  *                     ev._i_kind = c
  *             elif length == 5:
  *                 if _key_is(p, m, c, "level", 5):             # <<<<<<<<<<<<<<
@@ -12948,7 +12945,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L14;
       }
 
-      /* "_fastmatch/_scan_event.pxi":400
+      /* "_fastmatch/_scan_reader.pxi":121
  *                 if _key_is(p, m, c, "level", 5):
  *                     ev._i_level = c
  *                 elif _key_is(p, m, c, "stage", 5):             # <<<<<<<<<<<<<<
@@ -12960,7 +12957,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":401
+        /* "_fastmatch/_scan_reader.pxi":122
  *                     ev._i_level = c
  *                 elif _key_is(p, m, c, "stage", 5):
  *                     i_stage = c             # <<<<<<<<<<<<<<
@@ -12969,7 +12966,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_i_stage = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":400
+        /* "_fastmatch/_scan_reader.pxi":121
  *                 if _key_is(p, m, c, "level", 5):
  *                     ev._i_level = c
  *                 elif _key_is(p, m, c, "stage", 5):             # <<<<<<<<<<<<<<
@@ -12979,7 +12976,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       }
       __pyx_L14:;
 
-      /* "_fastmatch/_scan_event.pxi":397
+      /* "_fastmatch/_scan_reader.pxi":118
  *                 elif _key_is(p, m, c, "kind", 4):
  *                     ev._i_kind = c
  *             elif length == 5:             # <<<<<<<<<<<<<<
@@ -12989,7 +12986,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":402
+    /* "_fastmatch/_scan_reader.pxi":123
  *                 elif _key_is(p, m, c, "stage", 5):
  *                     i_stage = c
  *             elif length == 7 and _key_is(p, m, c, "auditID", 7):             # <<<<<<<<<<<<<<
@@ -13015,7 +13012,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":403
+      /* "_fastmatch/_scan_reader.pxi":124
  *                     i_stage = c
  *             elif length == 7 and _key_is(p, m, c, "auditID", 7):
  *                 i_id = c             # <<<<<<<<<<<<<<
@@ -13024,7 +13021,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       __pyx_v_i_id = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":402
+      /* "_fastmatch/_scan_reader.pxi":123
  *                 elif _key_is(p, m, c, "stage", 5):
  *                     i_stage = c
  *             elif length == 7 and _key_is(p, m, c, "auditID", 7):             # <<<<<<<<<<<<<<
@@ -13034,7 +13031,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":404
+    /* "_fastmatch/_scan_reader.pxi":125
  *             elif length == 7 and _key_is(p, m, c, "auditID", 7):
  *                 i_id = c
  *             elif length == 8 and _key_is(p, m, c, "log_type", 8):             # <<<<<<<<<<<<<<
@@ -13060,7 +13057,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":405
+      /* "_fastmatch/_scan_reader.pxi":126
  *                 i_id = c
  *             elif length == 8 and _key_is(p, m, c, "log_type", 8):
  *                 return None  # an OpenShift record: the reference reads its envelope             # <<<<<<<<<<<<<<
@@ -13077,7 +13074,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_event.pxi":404
+      /* "_fastmatch/_scan_reader.pxi":125
  *             elif length == 7 and _key_is(p, m, c, "auditID", 7):
  *                 i_id = c
  *             elif length == 8 and _key_is(p, m, c, "log_type", 8):             # <<<<<<<<<<<<<<
@@ -13086,7 +13083,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":406
+    /* "_fastmatch/_scan_reader.pxi":127
  *             elif length == 8 and _key_is(p, m, c, "log_type", 8):
  *                 return None  # an OpenShift record: the reference reads its envelope
  *             elif length == 9 and _key_is(p, m, c, "objectRef", 9):             # <<<<<<<<<<<<<<
@@ -13112,7 +13109,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":407
+      /* "_fastmatch/_scan_reader.pxi":128
  *                 return None  # an OpenShift record: the reference reads its envelope
  *             elif length == 9 and _key_is(p, m, c, "objectRef", 9):
  *                 i_ref = c             # <<<<<<<<<<<<<<
@@ -13121,7 +13118,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       __pyx_v_i_ref = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":406
+      /* "_fastmatch/_scan_reader.pxi":127
  *             elif length == 8 and _key_is(p, m, c, "log_type", 8):
  *                 return None  # an OpenShift record: the reference reads its envelope
  *             elif length == 9 and _key_is(p, m, c, "objectRef", 9):             # <<<<<<<<<<<<<<
@@ -13131,7 +13128,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":408
+    /* "_fastmatch/_scan_reader.pxi":129
  *             elif length == 9 and _key_is(p, m, c, "objectRef", 9):
  *                 i_ref = c
  *             elif length == 10:             # <<<<<<<<<<<<<<
@@ -13143,7 +13140,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":409
+      /* "_fastmatch/_scan_reader.pxi":130
  *                 i_ref = c
  *             elif length == 10:
  *                 if _key_is(p, m, c, "requestURI", 10):             # <<<<<<<<<<<<<<
@@ -13155,7 +13152,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":410
+        /* "_fastmatch/_scan_reader.pxi":131
  *             elif length == 10:
  *                 if _key_is(p, m, c, "requestURI", 10):
  *                     i_uri = c             # <<<<<<<<<<<<<<
@@ -13164,7 +13161,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_i_uri = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":409
+        /* "_fastmatch/_scan_reader.pxi":130
  *                 i_ref = c
  *             elif length == 10:
  *                 if _key_is(p, m, c, "requestURI", 10):             # <<<<<<<<<<<<<<
@@ -13174,7 +13171,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L21;
       }
 
-      /* "_fastmatch/_scan_event.pxi":411
+      /* "_fastmatch/_scan_reader.pxi":132
  *                 if _key_is(p, m, c, "requestURI", 10):
  *                     i_uri = c
  *                 elif _key_is(p, m, c, "apiVersion", 10):             # <<<<<<<<<<<<<<
@@ -13186,7 +13183,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_2) {
 
 
-        /* "_fastmatch/_scan_event.pxi":412
+        /* "_fastmatch/_scan_reader.pxi":133
  *                     i_uri = c
  *                 elif _key_is(p, m, c, "apiVersion", 10):
  *                     ev._i_api = c             # <<<<<<<<<<<<<<
@@ -13195,7 +13192,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         __pyx_v_ev->_i_api = __pyx_v_c;
 
-        /* "_fastmatch/_scan_event.pxi":411
+        /* "_fastmatch/_scan_reader.pxi":132
  *                 if _key_is(p, m, c, "requestURI", 10):
  *                     i_uri = c
  *                 elif _key_is(p, m, c, "apiVersion", 10):             # <<<<<<<<<<<<<<
@@ -13205,7 +13202,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       }
       __pyx_L21:;
 
-      /* "_fastmatch/_scan_event.pxi":408
+      /* "_fastmatch/_scan_reader.pxi":129
  *             elif length == 9 and _key_is(p, m, c, "objectRef", 9):
  *                 i_ref = c
  *             elif length == 10:             # <<<<<<<<<<<<<<
@@ -13215,7 +13212,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":413
+    /* "_fastmatch/_scan_reader.pxi":134
  *                 elif _key_is(p, m, c, "apiVersion", 10):
  *                     ev._i_api = c
  *             elif length == 11 and _key_is(p, m, c, "annotations", 11):             # <<<<<<<<<<<<<<
@@ -13241,7 +13238,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":414
+      /* "_fastmatch/_scan_reader.pxi":135
  *                     ev._i_api = c
  *             elif length == 11 and _key_is(p, m, c, "annotations", 11):
  *                 ev._i_ann = c             # <<<<<<<<<<<<<<
@@ -13250,7 +13247,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       __pyx_v_ev->_i_ann = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":413
+      /* "_fastmatch/_scan_reader.pxi":134
  *                 elif _key_is(p, m, c, "apiVersion", 10):
  *                     ev._i_api = c
  *             elif length == 11 and _key_is(p, m, c, "annotations", 11):             # <<<<<<<<<<<<<<
@@ -13260,7 +13257,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":415
+    /* "_fastmatch/_scan_reader.pxi":136
  *             elif length == 11 and _key_is(p, m, c, "annotations", 11):
  *                 ev._i_ann = c
  *             elif length == 13 and _key_is(p, m, c, "requestObject", 13):             # <<<<<<<<<<<<<<
@@ -13286,7 +13283,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":416
+      /* "_fastmatch/_scan_reader.pxi":137
  *                 ev._i_ann = c
  *             elif length == 13 and _key_is(p, m, c, "requestObject", 13):
  *                 ev._i_req = c             # <<<<<<<<<<<<<<
@@ -13295,7 +13292,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       __pyx_v_ev->_i_req = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":415
+      /* "_fastmatch/_scan_reader.pxi":136
  *             elif length == 11 and _key_is(p, m, c, "annotations", 11):
  *                 ev._i_ann = c
  *             elif length == 13 and _key_is(p, m, c, "requestObject", 13):             # <<<<<<<<<<<<<<
@@ -13305,7 +13302,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L12;
     }
 
-    /* "_fastmatch/_scan_event.pxi":417
+    /* "_fastmatch/_scan_reader.pxi":138
  *             elif length == 13 and _key_is(p, m, c, "requestObject", 13):
  *                 ev._i_req = c
  *             elif length == 14 and _key_is(p, m, c, "responseObject", 14):             # <<<<<<<<<<<<<<
@@ -13331,7 +13328,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":418
+      /* "_fastmatch/_scan_reader.pxi":139
  *                 ev._i_req = c
  *             elif length == 14 and _key_is(p, m, c, "responseObject", 14):
  *                 ev._i_resp = c             # <<<<<<<<<<<<<<
@@ -13340,7 +13337,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       __pyx_v_ev->_i_resp = __pyx_v_c;
 
-      /* "_fastmatch/_scan_event.pxi":417
+      /* "_fastmatch/_scan_reader.pxi":138
  *             elif length == 13 and _key_is(p, m, c, "requestObject", 13):
  *                 ev._i_req = c
  *             elif length == 14 and _key_is(p, m, c, "responseObject", 14):             # <<<<<<<<<<<<<<
@@ -13352,7 +13349,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":419
+  /* "_fastmatch/_scan_reader.pxi":140
  *             elif length == 14 and _key_is(p, m, c, "responseObject", 14):
  *                 ev._i_resp = c
  *         if ev._i_level < 0 or i_stage < 0 or i_verb < 0 or i_user < 0 or i_id < 0 or i_uri < 0:             # <<<<<<<<<<<<<<
@@ -13418,7 +13415,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":420
+    /* "_fastmatch/_scan_reader.pxi":141
  *                 ev._i_resp = c
  *         if ev._i_level < 0 or i_stage < 0 or i_verb < 0 or i_user < 0 or i_id < 0 or i_uri < 0:
  *             return None             # <<<<<<<<<<<<<<
@@ -13435,7 +13432,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":419
+    /* "_fastmatch/_scan_reader.pxi":140
  *             elif length == 14 and _key_is(p, m, c, "responseObject", 14):
  *                 ev._i_resp = c
  *         if ev._i_level < 0 or i_stage < 0 or i_verb < 0 or i_user < 0 or i_id < 0 or i_uri < 0:             # <<<<<<<<<<<<<<
@@ -13444,7 +13441,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":422
+  /* "_fastmatch/_scan_reader.pxi":143
  *             return None
  *         # Level and stage: one of the names, written plainly.
  *         for rank in range(4):             # <<<<<<<<<<<<<<
@@ -13454,7 +13451,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   for (__pyx_t_4 = 0; __pyx_t_4 < 4; __pyx_t_4+=1) {
     __pyx_v_rank = __pyx_t_4;
 
-    /* "_fastmatch/_scan_event.pxi":423
+    /* "_fastmatch/_scan_reader.pxi":144
  *         # Level and stage: one of the names, written plainly.
  *         for rank in range(4):
  *             raw_value = LEVEL_RAW[rank]             # <<<<<<<<<<<<<<
@@ -13463,15 +13460,15 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     if (unlikely(__pyx_v_10_fastmatch_5_scan_LEVEL_RAW == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(1, 423, __pyx_L1_error)
+      __PYX_ERR(4, 144, __pyx_L1_error)
     }
     __pyx_t_1 = __Pyx_PyTuple_GET_ITEM(__pyx_v_10_fastmatch_5_scan_LEVEL_RAW, __pyx_v_rank);
     __Pyx_INCREF(__pyx_t_1);
-    if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 423, __pyx_L1_error)
+    if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(4, 144, __pyx_L1_error)
     __Pyx_XDECREF_SET(__pyx_v_raw_value, ((PyObject*)__pyx_t_1));
     __pyx_t_1 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":424
+    /* "_fastmatch/_scan_reader.pxi":145
  *         for rank in range(4):
  *             raw_value = LEVEL_RAW[rank]
  *             if m.end[ev._i_level] - m.start[ev._i_level] == PyBytes_GET_SIZE(raw_value) and memcmp(             # <<<<<<<<<<<<<<
@@ -13489,7 +13486,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       goto __pyx_L38_bool_binop_done;
     }
 
-    /* "_fastmatch/_scan_event.pxi":426
+    /* "_fastmatch/_scan_reader.pxi":147
  *             if m.end[ev._i_level] - m.start[ev._i_level] == PyBytes_GET_SIZE(raw_value) and memcmp(
  *                 p + m.start[ev._i_level], PyBytes_AS_STRING(raw_value), PyBytes_GET_SIZE(raw_value)
  *             ) == 0:             # <<<<<<<<<<<<<<
@@ -13503,7 +13500,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 
     __pyx_L38_bool_binop_done:;
 
-    /* "_fastmatch/_scan_event.pxi":424
+    /* "_fastmatch/_scan_reader.pxi":145
  *         for rank in range(4):
  *             raw_value = LEVEL_RAW[rank]
  *             if m.end[ev._i_level] - m.start[ev._i_level] == PyBytes_GET_SIZE(raw_value) and memcmp(             # <<<<<<<<<<<<<<
@@ -13513,7 +13510,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":427
+      /* "_fastmatch/_scan_reader.pxi":148
  *                 p + m.start[ev._i_level], PyBytes_AS_STRING(raw_value), PyBytes_GET_SIZE(raw_value)
  *             ) == 0:
  *                 break             # <<<<<<<<<<<<<<
@@ -13522,7 +13519,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       goto __pyx_L36_break;
 
-      /* "_fastmatch/_scan_event.pxi":424
+      /* "_fastmatch/_scan_reader.pxi":145
  *         for rank in range(4):
  *             raw_value = LEVEL_RAW[rank]
  *             if m.end[ev._i_level] - m.start[ev._i_level] == PyBytes_GET_SIZE(raw_value) and memcmp(             # <<<<<<<<<<<<<<
@@ -13533,7 +13530,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   /*else*/ {
 
-    /* "_fastmatch/_scan_event.pxi":429
+    /* "_fastmatch/_scan_reader.pxi":150
  *                 break
  *         else:
  *             return None             # <<<<<<<<<<<<<<
@@ -13552,7 +13549,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   __pyx_L36_break:;
 
-  /* "_fastmatch/_scan_event.pxi":430
+  /* "_fastmatch/_scan_reader.pxi":151
  *         else:
  *             return None
  *         s, e = m.start[i_stage], m.end[i_stage]             # <<<<<<<<<<<<<<
@@ -13566,7 +13563,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __pyx_v_s = __pyx_t_7;
   __pyx_v_e = __pyx_t_8;
 
-  /* "_fastmatch/_scan_event.pxi":431
+  /* "_fastmatch/_scan_reader.pxi":152
  *             return None
  *         s, e = m.start[i_stage], m.end[i_stage]
  *         for stage in range(4):             # <<<<<<<<<<<<<<
@@ -13576,7 +13573,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   for (__pyx_t_4 = 0; __pyx_t_4 < 4; __pyx_t_4+=1) {
     __pyx_v_stage = __pyx_t_4;
 
-    /* "_fastmatch/_scan_event.pxi":432
+    /* "_fastmatch/_scan_reader.pxi":153
  *         s, e = m.start[i_stage], m.end[i_stage]
  *         for stage in range(4):
  *             raw_value = STAGE_RAW[stage]             # <<<<<<<<<<<<<<
@@ -13585,15 +13582,15 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     if (unlikely(__pyx_v_10_fastmatch_5_scan_STAGE_RAW == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-      __PYX_ERR(1, 432, __pyx_L1_error)
+      __PYX_ERR(4, 153, __pyx_L1_error)
     }
     __pyx_t_1 = __Pyx_PyTuple_GET_ITEM(__pyx_v_10_fastmatch_5_scan_STAGE_RAW, __pyx_v_stage);
     __Pyx_INCREF(__pyx_t_1);
-    if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(1, 432, __pyx_L1_error)
+    if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(4, 153, __pyx_L1_error)
     __Pyx_DECREF_SET(__pyx_v_raw_value, ((PyObject*)__pyx_t_1));
     __pyx_t_1 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":433
+    /* "_fastmatch/_scan_reader.pxi":154
  *         for stage in range(4):
  *             raw_value = STAGE_RAW[stage]
  *             if e - s == PyBytes_GET_SIZE(raw_value) and memcmp(p + s, PyBytes_AS_STRING(raw_value), e - s) == 0:             # <<<<<<<<<<<<<<
@@ -13619,7 +13616,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":434
+      /* "_fastmatch/_scan_reader.pxi":155
  *             raw_value = STAGE_RAW[stage]
  *             if e - s == PyBytes_GET_SIZE(raw_value) and memcmp(p + s, PyBytes_AS_STRING(raw_value), e - s) == 0:
  *                 break             # <<<<<<<<<<<<<<
@@ -13628,7 +13625,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
       goto __pyx_L41_break;
 
-      /* "_fastmatch/_scan_event.pxi":433
+      /* "_fastmatch/_scan_reader.pxi":154
  *         for stage in range(4):
  *             raw_value = STAGE_RAW[stage]
  *             if e - s == PyBytes_GET_SIZE(raw_value) and memcmp(p + s, PyBytes_AS_STRING(raw_value), e - s) == 0:             # <<<<<<<<<<<<<<
@@ -13639,7 +13636,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   /*else*/ {
 
-    /* "_fastmatch/_scan_event.pxi":436
+    /* "_fastmatch/_scan_reader.pxi":157
  *                 break
  *         else:
  *             return None             # <<<<<<<<<<<<<<
@@ -13658,7 +13655,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   __pyx_L41_break:;
 
-  /* "_fastmatch/_scan_event.pxi":437
+  /* "_fastmatch/_scan_reader.pxi":158
  *         else:
  *             return None
  *         if not (_is_string(p, m, i_verb) and _is_string(p, m, i_id) and _is_string(p, m, i_uri)):             # <<<<<<<<<<<<<<
@@ -13697,7 +13694,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_3) {
 
 
-    /* "_fastmatch/_scan_event.pxi":438
+    /* "_fastmatch/_scan_reader.pxi":159
  *             return None
  *         if not (_is_string(p, m, i_verb) and _is_string(p, m, i_id) and _is_string(p, m, i_uri)):
  *             return None             # <<<<<<<<<<<<<<
@@ -13714,7 +13711,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":437
+    /* "_fastmatch/_scan_reader.pxi":158
  *         else:
  *             return None
  *         if not (_is_string(p, m, i_verb) and _is_string(p, m, i_id) and _is_string(p, m, i_uri)):             # <<<<<<<<<<<<<<
@@ -13723,19 +13720,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":439
+  /* "_fastmatch/_scan_reader.pxi":160
  *         if not (_is_string(p, m, i_verb) and _is_string(p, m, i_id) and _is_string(p, m, i_uri)):
  *             return None
  *         user = self._user(p, m.start[i_user], m.end[i_user])             # <<<<<<<<<<<<<<
  *         if user is None:
  *             return None
 */
-  __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_user(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_user]), (__pyx_v_m->end[__pyx_v_i_user])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 439, __pyx_L1_error)
+  __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_user(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_user]), (__pyx_v_m->end[__pyx_v_i_user])); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 160, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_user = __pyx_t_1;
   __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":440
+  /* "_fastmatch/_scan_reader.pxi":161
  *             return None
  *         user = self._user(p, m.start[i_user], m.end[i_user])
  *         if user is None:             # <<<<<<<<<<<<<<
@@ -13746,7 +13743,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_3) {
 
 
-    /* "_fastmatch/_scan_event.pxi":441
+    /* "_fastmatch/_scan_reader.pxi":162
  *         user = self._user(p, m.start[i_user], m.end[i_user])
  *         if user is None:
  *             return None             # <<<<<<<<<<<<<<
@@ -13763,7 +13760,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":440
+    /* "_fastmatch/_scan_reader.pxi":161
  *             return None
  *         user = self._user(p, m.start[i_user], m.end[i_user])
  *         if user is None:             # <<<<<<<<<<<<<<
@@ -13772,7 +13769,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":442
+  /* "_fastmatch/_scan_reader.pxi":163
  *         if user is None:
  *             return None
  *         if i_ref != NO_MEMBER and p[m.start[i_ref]] != 110:             # <<<<<<<<<<<<<<
@@ -13798,7 +13795,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_3) {
 
 
-    /* "_fastmatch/_scan_event.pxi":443
+    /* "_fastmatch/_scan_reader.pxi":164
  *             return None
  *         if i_ref != NO_MEMBER and p[m.start[i_ref]] != 110:
  *             if p[m.start[i_ref]] != 123:             # <<<<<<<<<<<<<<
@@ -13810,7 +13807,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     if (__pyx_t_3) {
 
 
-      /* "_fastmatch/_scan_event.pxi":444
+      /* "_fastmatch/_scan_reader.pxi":165
  *         if i_ref != NO_MEMBER and p[m.start[i_ref]] != 110:
  *             if p[m.start[i_ref]] != 123:
  *                 return None             # <<<<<<<<<<<<<<
@@ -13827,7 +13824,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_event.pxi":443
+      /* "_fastmatch/_scan_reader.pxi":164
  *             return None
  *         if i_ref != NO_MEMBER and p[m.start[i_ref]] != 110:
  *             if p[m.start[i_ref]] != 123:             # <<<<<<<<<<<<<<
@@ -13836,7 +13833,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":445
+    /* "_fastmatch/_scan_reader.pxi":166
  *             if p[m.start[i_ref]] != 123:
  *                 return None
  *             _members(p, m.start[i_ref], m.end[i_ref], &ref, 2)             # <<<<<<<<<<<<<<
@@ -13845,7 +13842,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
     (void)(__pyx_f_10_fastmatch_5_scan__members(__pyx_v_p, (__pyx_v_m->start[__pyx_v_i_ref]), (__pyx_v_m->end[__pyx_v_i_ref]), (&__pyx_v_ref), 2));
 
-    /* "_fastmatch/_scan_event.pxi":446
+    /* "_fastmatch/_scan_reader.pxi":167
  *                 return None
  *             _members(p, m.start[i_ref], m.end[i_ref], &ref, 2)
  *             for c in range(ref.count):             # <<<<<<<<<<<<<<
@@ -13859,7 +13856,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
       __pyx_v_c = __pyx_t_6;
 
-      /* "_fastmatch/_scan_event.pxi":447
+      /* "_fastmatch/_scan_reader.pxi":168
  *             _members(p, m.start[i_ref], m.end[i_ref], &ref, 2)
  *             for c in range(ref.count):
  *                 if _key_is(p, &ref, c, "namespace", 9):             # <<<<<<<<<<<<<<
@@ -13871,7 +13868,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_3) {
 
 
-        /* "_fastmatch/_scan_event.pxi":448
+        /* "_fastmatch/_scan_reader.pxi":169
  *             for c in range(ref.count):
  *                 if _key_is(p, &ref, c, "namespace", 9):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13883,7 +13880,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         if (__pyx_t_3) {
 
 
-          /* "_fastmatch/_scan_event.pxi":449
+          /* "_fastmatch/_scan_reader.pxi":170
  *                 if _key_is(p, &ref, c, "namespace", 9):
  *                     if not _is_string(p, &ref, c):
  *                         return None             # <<<<<<<<<<<<<<
@@ -13900,7 +13897,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan_event.pxi":448
+          /* "_fastmatch/_scan_reader.pxi":169
  *             for c in range(ref.count):
  *                 if _key_is(p, &ref, c, "namespace", 9):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13909,19 +13906,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":450
+        /* "_fastmatch/_scan_reader.pxi":171
  *                     if not _is_string(p, &ref, c):
  *                         return None
  *                     ns = self._str(p, ref.start[c], ref.end[c])             # <<<<<<<<<<<<<<
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):
  *                     if not _is_string(p, &ref, c):
 */
-        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 450, __pyx_L1_error)
+        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 171, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF_SET(__pyx_v_ns, ((PyObject*)__pyx_t_1));
         __pyx_t_1 = 0;
 
-        /* "_fastmatch/_scan_event.pxi":447
+        /* "_fastmatch/_scan_reader.pxi":168
  *             _members(p, m.start[i_ref], m.end[i_ref], &ref, 2)
  *             for c in range(ref.count):
  *                 if _key_is(p, &ref, c, "namespace", 9):             # <<<<<<<<<<<<<<
@@ -13931,7 +13928,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L56;
       }
 
-      /* "_fastmatch/_scan_event.pxi":451
+      /* "_fastmatch/_scan_reader.pxi":172
  *                         return None
  *                     ns = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):             # <<<<<<<<<<<<<<
@@ -13943,7 +13940,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_3) {
 
 
-        /* "_fastmatch/_scan_event.pxi":452
+        /* "_fastmatch/_scan_reader.pxi":173
  *                     ns = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13955,7 +13952,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         if (__pyx_t_3) {
 
 
-          /* "_fastmatch/_scan_event.pxi":453
+          /* "_fastmatch/_scan_reader.pxi":174
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):
  *                     if not _is_string(p, &ref, c):
  *                         return None             # <<<<<<<<<<<<<<
@@ -13972,7 +13969,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan_event.pxi":452
+          /* "_fastmatch/_scan_reader.pxi":173
  *                     ns = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -13981,19 +13978,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":454
+        /* "_fastmatch/_scan_reader.pxi":175
  *                     if not _is_string(p, &ref, c):
  *                         return None
  *                     group = self._str(p, ref.start[c], ref.end[c])             # <<<<<<<<<<<<<<
  *                 elif _key_is(p, &ref, c, "resource", 8):
  *                     if not _is_string(p, &ref, c):
 */
-        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 454, __pyx_L1_error)
+        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 175, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF_SET(__pyx_v_group, ((PyObject*)__pyx_t_1));
         __pyx_t_1 = 0;
 
-        /* "_fastmatch/_scan_event.pxi":451
+        /* "_fastmatch/_scan_reader.pxi":172
  *                         return None
  *                     ns = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "apiGroup", 8):             # <<<<<<<<<<<<<<
@@ -14003,7 +14000,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L56;
       }
 
-      /* "_fastmatch/_scan_event.pxi":455
+      /* "_fastmatch/_scan_reader.pxi":176
  *                         return None
  *                     group = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "resource", 8):             # <<<<<<<<<<<<<<
@@ -14015,7 +14012,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_3) {
 
 
-        /* "_fastmatch/_scan_event.pxi":456
+        /* "_fastmatch/_scan_reader.pxi":177
  *                     group = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "resource", 8):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -14027,7 +14024,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         if (__pyx_t_3) {
 
 
-          /* "_fastmatch/_scan_event.pxi":457
+          /* "_fastmatch/_scan_reader.pxi":178
  *                 elif _key_is(p, &ref, c, "resource", 8):
  *                     if not _is_string(p, &ref, c):
  *                         return None             # <<<<<<<<<<<<<<
@@ -14044,7 +14041,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan_event.pxi":456
+          /* "_fastmatch/_scan_reader.pxi":177
  *                     group = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "resource", 8):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -14053,19 +14050,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":458
+        /* "_fastmatch/_scan_reader.pxi":179
  *                     if not _is_string(p, &ref, c):
  *                         return None
  *                     resource = self._str(p, ref.start[c], ref.end[c])             # <<<<<<<<<<<<<<
  *                 elif _key_is(p, &ref, c, "subresource", 11):
  *                     if not _is_string(p, &ref, c):
 */
-        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 458, __pyx_L1_error)
+        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 179, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF_SET(__pyx_v_resource, ((PyObject*)__pyx_t_1));
         __pyx_t_1 = 0;
 
-        /* "_fastmatch/_scan_event.pxi":455
+        /* "_fastmatch/_scan_reader.pxi":176
  *                         return None
  *                     group = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "resource", 8):             # <<<<<<<<<<<<<<
@@ -14075,7 +14072,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L56;
       }
 
-      /* "_fastmatch/_scan_event.pxi":459
+      /* "_fastmatch/_scan_reader.pxi":180
  *                         return None
  *                     resource = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "subresource", 11):             # <<<<<<<<<<<<<<
@@ -14087,7 +14084,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_3) {
 
 
-        /* "_fastmatch/_scan_event.pxi":460
+        /* "_fastmatch/_scan_reader.pxi":181
  *                     resource = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "subresource", 11):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -14099,7 +14096,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         if (__pyx_t_3) {
 
 
-          /* "_fastmatch/_scan_event.pxi":461
+          /* "_fastmatch/_scan_reader.pxi":182
  *                 elif _key_is(p, &ref, c, "subresource", 11):
  *                     if not _is_string(p, &ref, c):
  *                         return None             # <<<<<<<<<<<<<<
@@ -14116,7 +14113,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan_event.pxi":460
+          /* "_fastmatch/_scan_reader.pxi":181
  *                     resource = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "subresource", 11):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -14125,19 +14122,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":462
+        /* "_fastmatch/_scan_reader.pxi":183
  *                     if not _is_string(p, &ref, c):
  *                         return None
  *                     sub = self._str(p, ref.start[c], ref.end[c])             # <<<<<<<<<<<<<<
  *                 elif _key_is(p, &ref, c, "name", 4):
  *                     if not _is_string(p, &ref, c):
 */
-        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 462, __pyx_L1_error)
+        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 183, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF_SET(__pyx_v_sub, ((PyObject*)__pyx_t_1));
         __pyx_t_1 = 0;
 
-        /* "_fastmatch/_scan_event.pxi":459
+        /* "_fastmatch/_scan_reader.pxi":180
  *                         return None
  *                     resource = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "subresource", 11):             # <<<<<<<<<<<<<<
@@ -14147,7 +14144,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         goto __pyx_L56;
       }
 
-      /* "_fastmatch/_scan_event.pxi":463
+      /* "_fastmatch/_scan_reader.pxi":184
  *                         return None
  *                     sub = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "name", 4):             # <<<<<<<<<<<<<<
@@ -14159,7 +14156,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       if (__pyx_t_3) {
 
 
-        /* "_fastmatch/_scan_event.pxi":464
+        /* "_fastmatch/_scan_reader.pxi":185
  *                     sub = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "name", 4):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -14171,7 +14168,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
         if (__pyx_t_3) {
 
 
-          /* "_fastmatch/_scan_event.pxi":465
+          /* "_fastmatch/_scan_reader.pxi":186
  *                 elif _key_is(p, &ref, c, "name", 4):
  *                     if not _is_string(p, &ref, c):
  *                         return None             # <<<<<<<<<<<<<<
@@ -14188,7 +14185,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan_event.pxi":464
+          /* "_fastmatch/_scan_reader.pxi":185
  *                     sub = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "name", 4):
  *                     if not _is_string(p, &ref, c):             # <<<<<<<<<<<<<<
@@ -14197,19 +14194,19 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
         }
 
-        /* "_fastmatch/_scan_event.pxi":466
+        /* "_fastmatch/_scan_reader.pxi":187
  *                     if not _is_string(p, &ref, c):
  *                         return None
  *                     name = self._str(p, ref.start[c], ref.end[c])             # <<<<<<<<<<<<<<
  *         else:
  *             i_ref = NO_MEMBER
 */
-        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 466, __pyx_L1_error)
+        __pyx_t_1 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_ref.start[__pyx_v_c]), (__pyx_v_ref.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 187, __pyx_L1_error)
         __Pyx_GOTREF(__pyx_t_1);
         __Pyx_DECREF_SET(__pyx_v_name, ((PyObject*)__pyx_t_1));
         __pyx_t_1 = 0;
 
-        /* "_fastmatch/_scan_event.pxi":463
+        /* "_fastmatch/_scan_reader.pxi":184
  *                         return None
  *                     sub = self._str(p, ref.start[c], ref.end[c])
  *                 elif _key_is(p, &ref, c, "name", 4):             # <<<<<<<<<<<<<<
@@ -14221,7 +14218,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     }
 
 
-    /* "_fastmatch/_scan_event.pxi":442
+    /* "_fastmatch/_scan_reader.pxi":163
  *         if user is None:
  *             return None
  *         if i_ref != NO_MEMBER and p[m.start[i_ref]] != 110:             # <<<<<<<<<<<<<<
@@ -14231,7 +14228,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     goto __pyx_L50;
   }
 
-  /* "_fastmatch/_scan_event.pxi":468
+  /* "_fastmatch/_scan_reader.pxi":189
  *                     name = self._str(p, ref.start[c], ref.end[c])
  *         else:
  *             i_ref = NO_MEMBER             # <<<<<<<<<<<<<<
@@ -14243,7 +14240,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   __pyx_L50:;
 
-  /* "_fastmatch/_scan_event.pxi":470
+  /* "_fastmatch/_scan_reader.pxi":191
  *             i_ref = NO_MEMBER
  *         # The request path: the URI up to its first "?".
  *         s, e = m.start[i_uri], m.end[i_uri]             # <<<<<<<<<<<<<<
@@ -14257,7 +14254,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __pyx_v_s = __pyx_t_8;
   __pyx_v_e = __pyx_t_7;
 
-  /* "_fastmatch/_scan_event.pxi":471
+  /* "_fastmatch/_scan_reader.pxi":192
  *         # The request path: the URI up to its first "?".
  *         s, e = m.start[i_uri], m.end[i_uri]
  *         found = <const uchar*>memchr(p + s + 1, 63, <size_t>(e - s - 2))  # ?             # <<<<<<<<<<<<<<
@@ -14266,7 +14263,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   __pyx_v_found = ((__pyx_t_10_fastmatch_5_scan_uchar const *)memchr(((__pyx_v_p + __pyx_v_s) + 1), 63, ((size_t)((__pyx_v_e - __pyx_v_s) - 2))));
 
-  /* "_fastmatch/_scan_event.pxi":472
+  /* "_fastmatch/_scan_reader.pxi":193
  *         s, e = m.start[i_uri], m.end[i_uri]
  *         found = <const uchar*>memchr(p + s + 1, 63, <size_t>(e - s - 2))  # ?
  *         q = found - p if found != NULL else e - 1             # <<<<<<<<<<<<<<
@@ -14285,7 +14282,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 
   __pyx_v_q = __pyx_t_9;
 
-  /* "_fastmatch/_scan_event.pxi":473
+  /* "_fastmatch/_scan_reader.pxi":194
  *         found = <const uchar*>memchr(p + s + 1, 63, <size_t>(e - s - 2))  # ?
  *         q = found - p if found != NULL else e - 1
  *         if _has_backslash(p, s, q):             # <<<<<<<<<<<<<<
@@ -14297,14 +14294,14 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   if (__pyx_t_3) {
 
 
-    /* "_fastmatch/_scan_event.pxi":474
+    /* "_fastmatch/_scan_reader.pxi":195
  *         q = found - p if found != NULL else e - 1
  *         if _has_backslash(p, s, q):
  *             url_path = self._str(p, s, e).partition("?")[0]             # <<<<<<<<<<<<<<
  *         else:
  *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)
 */
-    __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, __pyx_v_s, __pyx_v_e); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 474, __pyx_L1_error)
+    __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, __pyx_v_s, __pyx_v_e); if (unlikely(!__pyx_t_11)) __PYX_ERR(4, 195, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __pyx_t_10 = __pyx_t_11;
     __Pyx_INCREF(__pyx_t_10);
@@ -14314,18 +14311,18 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_partition, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
-      if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 474, __pyx_L1_error)
+      if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 195, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_1);
     }
-    if (!(likely(PyTuple_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("tuple", __pyx_t_1))) __PYX_ERR(1, 474, __pyx_L1_error)
+    if (!(likely(PyTuple_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("tuple", __pyx_t_1))) __PYX_ERR(4, 195, __pyx_L1_error)
     __pyx_t_11 = __Pyx_PyTuple_GET_ITEM(__pyx_t_1, 0);
     __Pyx_INCREF(__pyx_t_11);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
-    if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(1, 474, __pyx_L1_error)
+    if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(4, 195, __pyx_L1_error)
     __pyx_v_url_path = ((PyObject*)__pyx_t_11);
     __pyx_t_11 = 0;
 
-    /* "_fastmatch/_scan_event.pxi":473
+    /* "_fastmatch/_scan_reader.pxi":194
  *         found = <const uchar*>memchr(p + s + 1, 63, <size_t>(e - s - 2))  # ?
  *         q = found - p if found != NULL else e - 1
  *         if _has_backslash(p, s, q):             # <<<<<<<<<<<<<<
@@ -14335,7 +14332,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     goto __pyx_L62;
   }
 
-  /* "_fastmatch/_scan_event.pxi":476
+  /* "_fastmatch/_scan_reader.pxi":197
  *             url_path = self._str(p, s, e).partition("?")[0]
  *         else:
  *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)             # <<<<<<<<<<<<<<
@@ -14343,24 +14340,24 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
  *         ev.level = LEVEL_NAMES[rank]
 */
   /*else*/ {
-    __pyx_t_11 = PyUnicode_DecodeASCII(((((char const *)__pyx_v_p) + __pyx_v_s) + 1), ((__pyx_v_q - __pyx_v_s) - 1), NULL); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 476, __pyx_L1_error)
+    __pyx_t_11 = PyUnicode_DecodeASCII(((((char const *)__pyx_v_p) + __pyx_v_s) + 1), ((__pyx_v_q - __pyx_v_s) - 1), NULL); if (unlikely(!__pyx_t_11)) __PYX_ERR(4, 197, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __pyx_v_url_path = ((PyObject*)__pyx_t_11);
     __pyx_t_11 = 0;
   }
   __pyx_L62:;
 
-  /* "_fastmatch/_scan_event.pxi":477
+  /* "_fastmatch/_scan_reader.pxi":198
  *         else:
  *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)
  *         ev.annotations_simple = self._simple_annotations(p, m, ev._i_ann)             # <<<<<<<<<<<<<<
  *         ev.level = LEVEL_NAMES[rank]
  *         ev.stage = STAGE_NAMES[stage]
 */
-  __pyx_t_3 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_simple_annotations(__pyx_v_self, __pyx_v_p, __pyx_v_m, __pyx_v_ev->_i_ann); if (unlikely(PyErr_Occurred())) __PYX_ERR(1, 477, __pyx_L1_error)
+  __pyx_t_3 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_simple_annotations(__pyx_v_self, __pyx_v_p, __pyx_v_m, __pyx_v_ev->_i_ann); if (unlikely(PyErr_Occurred())) __PYX_ERR(4, 198, __pyx_L1_error)
   __pyx_v_ev->annotations_simple = __pyx_t_3;
 
-  /* "_fastmatch/_scan_event.pxi":478
+  /* "_fastmatch/_scan_reader.pxi":199
  *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)
  *         ev.annotations_simple = self._simple_annotations(p, m, ev._i_ann)
  *         ev.level = LEVEL_NAMES[rank]             # <<<<<<<<<<<<<<
@@ -14369,17 +14366,17 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   if (unlikely(__pyx_v_10_fastmatch_5_scan_LEVEL_NAMES == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(1, 478, __pyx_L1_error)
+    __PYX_ERR(4, 199, __pyx_L1_error)
   }
   __pyx_t_11 = __Pyx_PyTuple_GET_ITEM(__pyx_v_10_fastmatch_5_scan_LEVEL_NAMES, __pyx_v_rank);
   __Pyx_INCREF(__pyx_t_11);
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(1, 478, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(4, 199, __pyx_L1_error)
   __Pyx_GIVEREF(__pyx_t_11);
   __Pyx_GOTREF(__pyx_v_ev->level);
   __Pyx_DECREF_SET(__pyx_v_ev->level, ((PyObject*)__pyx_t_11));
   __pyx_t_11 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":479
+  /* "_fastmatch/_scan_reader.pxi":200
  *         ev.annotations_simple = self._simple_annotations(p, m, ev._i_ann)
  *         ev.level = LEVEL_NAMES[rank]
  *         ev.stage = STAGE_NAMES[stage]             # <<<<<<<<<<<<<<
@@ -14388,89 +14385,89 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 */
   if (unlikely(__pyx_v_10_fastmatch_5_scan_STAGE_NAMES == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
-    __PYX_ERR(1, 479, __pyx_L1_error)
+    __PYX_ERR(4, 200, __pyx_L1_error)
   }
   __pyx_t_11 = __Pyx_PyTuple_GET_ITEM(__pyx_v_10_fastmatch_5_scan_STAGE_NAMES, __pyx_v_stage);
   __Pyx_INCREF(__pyx_t_11);
-  if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(1, 479, __pyx_L1_error)
+  if (!(likely(PyUnicode_CheckExact(__pyx_t_11))||((__pyx_t_11) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_11))) __PYX_ERR(4, 200, __pyx_L1_error)
   __Pyx_GIVEREF(__pyx_t_11);
   __Pyx_GOTREF(__pyx_v_ev->stage);
   __Pyx_DECREF_SET(__pyx_v_ev->stage, ((PyObject*)__pyx_t_11));
   __pyx_t_11 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":480
+  /* "_fastmatch/_scan_reader.pxi":201
  *         ev.level = LEVEL_NAMES[rank]
  *         ev.stage = STAGE_NAMES[stage]
  *         ev.verb = self._str(p, m.start[i_verb], m.end[i_verb])             # <<<<<<<<<<<<<<
  *         ev.audit_id = self._str(p, m.start[i_id], m.end[i_id])
  *         ev.request = (user[0], user[1], ev.verb, ns, group, resource, sub, name, url_path, i_ref != NO_MEMBER, ev.level)
 */
-  __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_verb]), (__pyx_v_m->end[__pyx_v_i_verb])); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 480, __pyx_L1_error)
+  __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_verb]), (__pyx_v_m->end[__pyx_v_i_verb])); if (unlikely(!__pyx_t_11)) __PYX_ERR(4, 201, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __Pyx_GIVEREF(__pyx_t_11);
   __Pyx_GOTREF(__pyx_v_ev->verb);
   __Pyx_DECREF_SET(__pyx_v_ev->verb, ((PyObject*)__pyx_t_11));
   __pyx_t_11 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":481
+  /* "_fastmatch/_scan_reader.pxi":202
  *         ev.stage = STAGE_NAMES[stage]
  *         ev.verb = self._str(p, m.start[i_verb], m.end[i_verb])
  *         ev.audit_id = self._str(p, m.start[i_id], m.end[i_id])             # <<<<<<<<<<<<<<
  *         ev.request = (user[0], user[1], ev.verb, ns, group, resource, sub, name, url_path, i_ref != NO_MEMBER, ev.level)
  *         ev.raw = data
 */
-  __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_id]), (__pyx_v_m->end[__pyx_v_i_id])); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 481, __pyx_L1_error)
+  __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, (__pyx_v_m->start[__pyx_v_i_id]), (__pyx_v_m->end[__pyx_v_i_id])); if (unlikely(!__pyx_t_11)) __PYX_ERR(4, 202, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
   __Pyx_GIVEREF(__pyx_t_11);
   __Pyx_GOTREF(__pyx_v_ev->audit_id);
   __Pyx_DECREF_SET(__pyx_v_ev->audit_id, ((PyObject*)__pyx_t_11));
   __pyx_t_11 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":482
+  /* "_fastmatch/_scan_reader.pxi":203
  *         ev.verb = self._str(p, m.start[i_verb], m.end[i_verb])
  *         ev.audit_id = self._str(p, m.start[i_id], m.end[i_id])
  *         ev.request = (user[0], user[1], ev.verb, ns, group, resource, sub, name, url_path, i_ref != NO_MEMBER, ev.level)             # <<<<<<<<<<<<<<
  *         ev.raw = data
  *         ev.source = source
 */
-  __pyx_t_11 = __Pyx_GetItemInt(__pyx_v_user, 0, long, 1, __Pyx_PyLong_From_long, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_11)) __PYX_ERR(1, 482, __pyx_L1_error)
+  __pyx_t_11 = __Pyx_GetItemInt(__pyx_v_user, 0, long, 1, __Pyx_PyLong_From_long, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_11)) __PYX_ERR(4, 203, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_11);
-  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_user, 1, long, 1, __Pyx_PyLong_From_long, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 482, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_GetItemInt(__pyx_v_user, 1, long, 1, __Pyx_PyLong_From_long, 0, 0, 1, __Pyx_ReferenceSharing_OwnStrongReference); if (unlikely(!__pyx_t_1)) __PYX_ERR(4, 203, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
-  __pyx_t_10 = __Pyx_PyBool_FromLong((__pyx_v_i_ref != __pyx_e_10_fastmatch_5_scan_NO_MEMBER)); if (unlikely(!__pyx_t_10)) __PYX_ERR(1, 482, __pyx_L1_error)
+  __pyx_t_10 = __Pyx_PyBool_FromLong((__pyx_v_i_ref != __pyx_e_10_fastmatch_5_scan_NO_MEMBER)); if (unlikely(!__pyx_t_10)) __PYX_ERR(4, 203, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_10);
-  __pyx_t_13 = PyTuple_New(11); if (unlikely(!__pyx_t_13)) __PYX_ERR(1, 482, __pyx_L1_error)
+  __pyx_t_13 = PyTuple_New(11); if (unlikely(!__pyx_t_13)) __PYX_ERR(4, 203, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_13);
   __Pyx_GIVEREF(__pyx_t_11);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_t_11) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 0, __pyx_t_11) != (0)) __PYX_ERR(4, 203, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_1);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_t_1) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 1, __pyx_t_1) != (0)) __PYX_ERR(4, 203, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_ev->verb);
   __Pyx_GIVEREF(__pyx_v_ev->verb);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_v_ev->verb) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 2, __pyx_v_ev->verb) != (0)) __PYX_ERR(4, 203, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_ns);
   __Pyx_GIVEREF(__pyx_v_ns);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 3, __pyx_v_ns) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 3, __pyx_v_ns) != (0)) __PYX_ERR(4, 203, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_group);
   __Pyx_GIVEREF(__pyx_v_group);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 4, __pyx_v_group) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 4, __pyx_v_group) != (0)) __PYX_ERR(4, 203, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_resource);
   __Pyx_GIVEREF(__pyx_v_resource);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 5, __pyx_v_resource) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 5, __pyx_v_resource) != (0)) __PYX_ERR(4, 203, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_sub);
   __Pyx_GIVEREF(__pyx_v_sub);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 6, __pyx_v_sub) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 6, __pyx_v_sub) != (0)) __PYX_ERR(4, 203, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_name);
   __Pyx_GIVEREF(__pyx_v_name);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 7, __pyx_v_name) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 7, __pyx_v_name) != (0)) __PYX_ERR(4, 203, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_url_path);
   __Pyx_GIVEREF(__pyx_v_url_path);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 8, __pyx_v_url_path) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 8, __pyx_v_url_path) != (0)) __PYX_ERR(4, 203, __pyx_L1_error);
   __Pyx_GIVEREF(__pyx_t_10);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 9, __pyx_t_10) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 9, __pyx_t_10) != (0)) __PYX_ERR(4, 203, __pyx_L1_error);
   __Pyx_INCREF(__pyx_v_ev->level);
   __Pyx_GIVEREF(__pyx_v_ev->level);
-  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 10, __pyx_v_ev->level) != (0)) __PYX_ERR(1, 482, __pyx_L1_error);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_13, 10, __pyx_v_ev->level) != (0)) __PYX_ERR(4, 203, __pyx_L1_error);
   __pyx_t_11 = 0;
   __pyx_t_1 = 0;
   __pyx_t_10 = 0;
@@ -14479,7 +14476,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_DECREF_SET(__pyx_v_ev->request, ((PyObject*)__pyx_t_13));
   __pyx_t_13 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":483
+  /* "_fastmatch/_scan_reader.pxi":204
  *         ev.audit_id = self._str(p, m.start[i_id], m.end[i_id])
  *         ev.request = (user[0], user[1], ev.verb, ns, group, resource, sub, name, url_path, i_ref != NO_MEMBER, ev.level)
  *         ev.raw = data             # <<<<<<<<<<<<<<
@@ -14491,7 +14488,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_GOTREF(__pyx_v_ev->raw);
   __Pyx_DECREF_SET(__pyx_v_ev->raw, __pyx_v_data);
 
-  /* "_fastmatch/_scan_event.pxi":484
+  /* "_fastmatch/_scan_reader.pxi":205
  *         ev.request = (user[0], user[1], ev.verb, ns, group, resource, sub, name, url_path, i_ref != NO_MEMBER, ev.level)
  *         ev.raw = data
  *         ev.source = source             # <<<<<<<<<<<<<<
@@ -14503,7 +14500,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_GOTREF(__pyx_v_ev->source);
   __Pyx_DECREF_SET(__pyx_v_ev->source, __pyx_v_source);
 
-  /* "_fastmatch/_scan_event.pxi":485
+  /* "_fastmatch/_scan_reader.pxi":206
  *         ev.raw = data
  *         ev.source = source
  *         ev.envelope = envelope             # <<<<<<<<<<<<<<
@@ -14515,7 +14512,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_GOTREF(__pyx_v_ev->envelope);
   __Pyx_DECREF_SET(__pyx_v_ev->envelope, __pyx_v_envelope);
 
-  /* "_fastmatch/_scan_event.pxi":486
+  /* "_fastmatch/_scan_reader.pxi":207
  *         ev.source = source
  *         ev.envelope = envelope
  *         ev.synthesized = ""             # <<<<<<<<<<<<<<
@@ -14527,7 +14524,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_GOTREF(__pyx_v_ev->synthesized);
   __Pyx_DECREF_SET(__pyx_v_ev->synthesized, __pyx_mstate_global->__pyx_kp_u__4);
 
-  /* "_fastmatch/_scan_event.pxi":487
+  /* "_fastmatch/_scan_reader.pxi":208
  *         ev.envelope = envelope
  *         ev.synthesized = ""
  *         ev._api_version = api_version             # <<<<<<<<<<<<<<
@@ -14539,7 +14536,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __Pyx_GOTREF(__pyx_v_ev->_api_version);
   __Pyx_DECREF_SET(__pyx_v_ev->_api_version, __pyx_v_api_version);
 
-  /* "_fastmatch/_scan_event.pxi":488
+  /* "_fastmatch/_scan_reader.pxi":209
  *         ev.synthesized = ""
  *         ev._api_version = api_version
  *         return ev             # <<<<<<<<<<<<<<
@@ -14557,7 +14554,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":368
+  /* "_fastmatch/_scan_reader.pxi":89
  *         return self._scan(data, source, api_version, envelope)
  * 
  *     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):             # <<<<<<<<<<<<<<
@@ -14607,7 +14604,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_event.pxi":490
+/* "_fastmatch/_scan_reader.pxi":211
  *         return ev
  * 
  *     cdef bint _simple_annotations(self, const uchar* p, Members* m, int i_ann):             # <<<<<<<<<<<<<<
@@ -14630,7 +14627,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   int __pyx_t_6;
   __Pyx_RefNannySetupContext("_simple_annotations", 0);
 
-  /* "_fastmatch/_scan_event.pxi":496
+  /* "_fastmatch/_scan_reader.pxi":217
  *         cdef int c
  *         cdef Py_ssize_t s
  *         cdef Py_ssize_t plen = PyBytes_GET_SIZE(self._prefix)             # <<<<<<<<<<<<<<
@@ -14642,7 +14639,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   __pyx_v_plen = PyBytes_GET_SIZE(__pyx_t_1);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":497
+  /* "_fastmatch/_scan_reader.pxi":218
  *         cdef Py_ssize_t s
  *         cdef Py_ssize_t plen = PyBytes_GET_SIZE(self._prefix)
  *         if i_ann == NO_MEMBER or p[m.start[i_ann]] == 110:             # <<<<<<<<<<<<<<
@@ -14668,7 +14665,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":498
+    /* "_fastmatch/_scan_reader.pxi":219
  *         cdef Py_ssize_t plen = PyBytes_GET_SIZE(self._prefix)
  *         if i_ann == NO_MEMBER or p[m.start[i_ann]] == 110:
  *             return True             # <<<<<<<<<<<<<<
@@ -14681,7 +14678,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":497
+    /* "_fastmatch/_scan_reader.pxi":218
  *         cdef Py_ssize_t s
  *         cdef Py_ssize_t plen = PyBytes_GET_SIZE(self._prefix)
  *         if i_ann == NO_MEMBER or p[m.start[i_ann]] == 110:             # <<<<<<<<<<<<<<
@@ -14690,7 +14687,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":499
+  /* "_fastmatch/_scan_reader.pxi":220
  *         if i_ann == NO_MEMBER or p[m.start[i_ann]] == 110:
  *             return True
  *         if p[m.start[i_ann]] != 123 or _members(p, m.start[i_ann], m.end[i_ann], &inner, 2) < 0:             # <<<<<<<<<<<<<<
@@ -14716,7 +14713,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   if (__pyx_t_2) {
 
 
-    /* "_fastmatch/_scan_event.pxi":500
+    /* "_fastmatch/_scan_reader.pxi":221
  *             return True
  *         if p[m.start[i_ann]] != 123 or _members(p, m.start[i_ann], m.end[i_ann], &inner, 2) < 0:
  *             return False             # <<<<<<<<<<<<<<
@@ -14729,7 +14726,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan_event.pxi":499
+    /* "_fastmatch/_scan_reader.pxi":220
  *         if i_ann == NO_MEMBER or p[m.start[i_ann]] == 110:
  *             return True
  *         if p[m.start[i_ann]] != 123 or _members(p, m.start[i_ann], m.end[i_ann], &inner, 2) < 0:             # <<<<<<<<<<<<<<
@@ -14738,7 +14735,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
 */
   }
 
-  /* "_fastmatch/_scan_event.pxi":501
+  /* "_fastmatch/_scan_reader.pxi":222
  *         if p[m.start[i_ann]] != 123 or _members(p, m.start[i_ann], m.end[i_ann], &inner, 2) < 0:
  *             return False
  *         for c in range(inner.count):             # <<<<<<<<<<<<<<
@@ -14752,7 +14749,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
     __pyx_v_c = __pyx_t_6;
 
-    /* "_fastmatch/_scan_event.pxi":502
+    /* "_fastmatch/_scan_reader.pxi":223
  *             return False
  *         for c in range(inner.count):
  *             s = inner.start[c]             # <<<<<<<<<<<<<<
@@ -14761,7 +14758,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
 */
     __pyx_v_s = (__pyx_v_inner.start[__pyx_v_c]);
 
-    /* "_fastmatch/_scan_event.pxi":503
+    /* "_fastmatch/_scan_reader.pxi":224
  *         for c in range(inner.count):
  *             s = inner.start[c]
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):             # <<<<<<<<<<<<<<
@@ -14787,7 +14784,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":504
+      /* "_fastmatch/_scan_reader.pxi":225
  *             s = inner.start[c]
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):
  *                 return False             # <<<<<<<<<<<<<<
@@ -14800,7 +14797,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_event.pxi":503
+      /* "_fastmatch/_scan_reader.pxi":224
  *         for c in range(inner.count):
  *             s = inner.start[c]
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):             # <<<<<<<<<<<<<<
@@ -14809,7 +14806,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
 */
     }
 
-    /* "_fastmatch/_scan_event.pxi":505
+    /* "_fastmatch/_scan_reader.pxi":226
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):
  *                 return False
  *             if inner.colon[c] - inner.key[c] - 2 >= plen and memcmp(             # <<<<<<<<<<<<<<
@@ -14827,7 +14824,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
       goto __pyx_L15_bool_binop_done;
     }
 
-    /* "_fastmatch/_scan_event.pxi":506
+    /* "_fastmatch/_scan_reader.pxi":227
  *                 return False
  *             if inner.colon[c] - inner.key[c] - 2 >= plen and memcmp(
  *                 p + inner.key[c] + 1, PyBytes_AS_STRING(self._prefix), plen             # <<<<<<<<<<<<<<
@@ -14837,7 +14834,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
     __pyx_t_1 = __pyx_v_self->_prefix;
     __Pyx_INCREF(__pyx_t_1);
 
-    /* "_fastmatch/_scan_event.pxi":507
+    /* "_fastmatch/_scan_reader.pxi":228
  *             if inner.colon[c] - inner.key[c] - 2 >= plen and memcmp(
  *                 p + inner.key[c] + 1, PyBytes_AS_STRING(self._prefix), plen
  *             ) == 0:             # <<<<<<<<<<<<<<
@@ -14852,7 +14849,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
 
     __pyx_L15_bool_binop_done:;
 
-    /* "_fastmatch/_scan_event.pxi":505
+    /* "_fastmatch/_scan_reader.pxi":226
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):
  *                 return False
  *             if inner.colon[c] - inner.key[c] - 2 >= plen and memcmp(             # <<<<<<<<<<<<<<
@@ -14862,7 +14859,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
     if (__pyx_t_2) {
 
 
-      /* "_fastmatch/_scan_event.pxi":508
+      /* "_fastmatch/_scan_reader.pxi":229
  *                 p + inner.key[c] + 1, PyBytes_AS_STRING(self._prefix), plen
  *             ) == 0:
  *                 return False             # <<<<<<<<<<<<<<
@@ -14874,7 +14871,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_event.pxi":505
+      /* "_fastmatch/_scan_reader.pxi":226
  *             if p[s] != 34 or not _encodes_as_is(p, s, inner.end[c]):
  *                 return False
  *             if inner.colon[c] - inner.key[c] - 2 >= plen and memcmp(             # <<<<<<<<<<<<<<
@@ -14885,7 +14882,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   }
 
 
-  /* "_fastmatch/_scan_event.pxi":509
+  /* "_fastmatch/_scan_reader.pxi":230
  *             ) == 0:
  *                 return False
  *         return True             # <<<<<<<<<<<<<<
@@ -14896,7 +14893,7 @@ static int __pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations(struct __pyx
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_event.pxi":490
+  /* "_fastmatch/_scan_reader.pxi":211
  *         return ev
  * 
  *     cdef bint _simple_annotations(self, const uchar* p, Members* m, int i_ann):             # <<<<<<<<<<<<<<
@@ -15000,17 +14997,17 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_6__reduce_cython__(struct
  *         _dict = getattr(self, '__dict__', None)
  *     if _dict is not None and _dict:
 */
-        __pyx_t_2 = PyTuple_New(3); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 6, __pyx_L4_error)
+        __pyx_t_2 = PyTuple_New(3); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 6, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         __Pyx_INCREF(__pyx_v_self->_decode_str);
         __Pyx_GIVEREF(__pyx_v_self->_decode_str);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_v_self->_decode_str) != (0)) __PYX_ERR(2, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_v_self->_decode_str) != (0)) __PYX_ERR(3, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_prefix);
         __Pyx_GIVEREF(__pyx_v_self->_prefix);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_v_self->_prefix) != (0)) __PYX_ERR(2, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_v_self->_prefix) != (0)) __PYX_ERR(3, 6, __pyx_L4_error);
         __Pyx_INCREF(__pyx_v_self->_users);
         __Pyx_GIVEREF(__pyx_v_self->_users);
-        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 2, __pyx_v_self->_users) != (0)) __PYX_ERR(2, 6, __pyx_L4_error);
+        if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 2, __pyx_v_self->_users) != (0)) __PYX_ERR(3, 6, __pyx_L4_error);
         __pyx_v_state = ((PyObject*)__pyx_t_2);
         __pyx_t_2 = 0;
 
@@ -15021,7 +15018,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_6__reduce_cython__(struct
  *     if _dict is not None and _dict:
  *         state += (_dict,)
 */
-        __pyx_t_2 = __Pyx_GetAttr3(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_dict, Py_None); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 7, __pyx_L4_error)
+        __pyx_t_2 = __Pyx_GetAttr3(((PyObject *)__pyx_v_self), __pyx_mstate_global->__pyx_n_u_dict, Py_None); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 7, __pyx_L4_error)
         __Pyx_GOTREF(__pyx_t_2);
         __pyx_v__dict = __pyx_t_2;
         __pyx_t_2 = 0;
@@ -15064,7 +15061,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_6__reduce_cython__(struct
 
     goto __pyx_L7_bool_binop_done;
   }
-  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v__dict); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(2, 8, __pyx_L1_error)
+  __pyx_t_4 = __Pyx_PyObject_IsTrue(__pyx_v__dict); if (unlikely((__pyx_t_4 < 0))) __PYX_ERR(3, 8, __pyx_L1_error)
 
   __pyx_t_3 = __pyx_t_4;
 
@@ -15079,12 +15076,12 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_6__reduce_cython__(struct
  *         use_setstate = True
  *     else:
 */
-    __pyx_t_1 = PyTuple_New(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 9, __pyx_L1_error)
+    __pyx_t_1 = PyTuple_New(1); if (unlikely(!__pyx_t_1)) __PYX_ERR(3, 9, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_INCREF(__pyx_v__dict);
     __Pyx_GIVEREF(__pyx_v__dict);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_v__dict) != (0)) __PYX_ERR(2, 9, __pyx_L1_error);
-    __pyx_t_2 = PyNumber_InPlaceAdd(__pyx_v_state, __pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 9, __pyx_L1_error)
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, __pyx_v__dict) != (0)) __PYX_ERR(3, 9, __pyx_L1_error);
+    __pyx_t_2 = PyNumber_InPlaceAdd(__pyx_v_state, __pyx_t_1); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 9, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     __Pyx_DECREF_SET(__pyx_v_state, ((PyObject*)__pyx_t_2));
@@ -15160,28 +15157,28 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_6__reduce_cython__(struct
  *     else:
  *         return __pyx_unpickle_Scanner, (type(self), 0x02ffa2c, state)
 */
-    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_Scanner); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 14, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_2, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_Scanner); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 14, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
-    __pyx_t_1 = PyTuple_New(3); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 14, __pyx_L1_error)
+    __pyx_t_1 = PyTuple_New(3); if (unlikely(!__pyx_t_1)) __PYX_ERR(3, 14, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_INCREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
     __Pyx_GIVEREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(2, 14, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(3, 14, __pyx_L1_error);
     __Pyx_INCREF(__pyx_mstate_global->__pyx_int_3144236);
     __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_3144236);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_3144236) != (0)) __PYX_ERR(2, 14, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_3144236) != (0)) __PYX_ERR(3, 14, __pyx_L1_error);
     __Pyx_INCREF(Py_None);
     __Pyx_GIVEREF(Py_None);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, Py_None) != (0)) __PYX_ERR(2, 14, __pyx_L1_error);
-    __pyx_t_5 = PyTuple_New(3); if (unlikely(!__pyx_t_5)) __PYX_ERR(2, 14, __pyx_L1_error)
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, Py_None) != (0)) __PYX_ERR(3, 14, __pyx_L1_error);
+    __pyx_t_5 = PyTuple_New(3); if (unlikely(!__pyx_t_5)) __PYX_ERR(3, 14, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
     __Pyx_GIVEREF(__pyx_t_2);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_t_2) != (0)) __PYX_ERR(2, 14, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 0, __pyx_t_2) != (0)) __PYX_ERR(3, 14, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, __pyx_t_1) != (0)) __PYX_ERR(2, 14, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 1, __pyx_t_1) != (0)) __PYX_ERR(3, 14, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_state);
     __Pyx_GIVEREF(__pyx_v_state);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 2, __pyx_v_state) != (0)) __PYX_ERR(2, 14, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_5, 2, __pyx_v_state) != (0)) __PYX_ERR(3, 14, __pyx_L1_error);
     __pyx_t_2 = 0;
     __pyx_t_1 = 0;
     {
@@ -15212,25 +15209,25 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_6__reduce_cython__(struct
  *     __pyx_unpickle_Scanner__set_state(self, __pyx_state)
 */
   /*else*/ {
-    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_Scanner); if (unlikely(!__pyx_t_5)) __PYX_ERR(2, 16, __pyx_L1_error)
+    __Pyx_GetModuleGlobalName(__pyx_t_5, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_Scanner); if (unlikely(!__pyx_t_5)) __PYX_ERR(3, 16, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_5);
-    __pyx_t_1 = PyTuple_New(3); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 16, __pyx_L1_error)
+    __pyx_t_1 = PyTuple_New(3); if (unlikely(!__pyx_t_1)) __PYX_ERR(3, 16, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
     __Pyx_INCREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
     __Pyx_GIVEREF(((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self))));
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(2, 16, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 0, ((PyObject *)Py_TYPE(((PyObject *)__pyx_v_self)))) != (0)) __PYX_ERR(3, 16, __pyx_L1_error);
     __Pyx_INCREF(__pyx_mstate_global->__pyx_int_3144236);
     __Pyx_GIVEREF(__pyx_mstate_global->__pyx_int_3144236);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_3144236) != (0)) __PYX_ERR(2, 16, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 1, __pyx_mstate_global->__pyx_int_3144236) != (0)) __PYX_ERR(3, 16, __pyx_L1_error);
     __Pyx_INCREF(__pyx_v_state);
     __Pyx_GIVEREF(__pyx_v_state);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, __pyx_v_state) != (0)) __PYX_ERR(2, 16, __pyx_L1_error);
-    __pyx_t_2 = PyTuple_New(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 16, __pyx_L1_error)
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_1, 2, __pyx_v_state) != (0)) __PYX_ERR(3, 16, __pyx_L1_error);
+    __pyx_t_2 = PyTuple_New(2); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 16, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_GIVEREF(__pyx_t_5);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_t_5) != (0)) __PYX_ERR(2, 16, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 0, __pyx_t_5) != (0)) __PYX_ERR(3, 16, __pyx_L1_error);
     __Pyx_GIVEREF(__pyx_t_1);
-    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_t_1) != (0)) __PYX_ERR(2, 16, __pyx_L1_error);
+    if (__Pyx_PyTuple_SET_ITEM(__pyx_t_2, 1, __pyx_t_1) != (0)) __PYX_ERR(3, 16, __pyx_L1_error);
     __pyx_t_5 = 0;
     __pyx_t_1 = 0;
     {
@@ -15313,32 +15310,32 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(2, 17, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(3, 17, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(2, 17, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(3, 17, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__setstate_cython__", 0) < (0)) __PYX_ERR(2, 17, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__setstate_cython__", 0) < (0)) __PYX_ERR(3, 17, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, i); __PYX_ERR(2, 17, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, i); __PYX_ERR(3, 17, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 1)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(2, 17, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(3, 17, __pyx_L3_error)
     }
     __pyx_v___pyx_state = values[0];
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, __pyx_nargs); __PYX_ERR(2, 17, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__setstate_cython__", 1, 1, 1, __pyx_nargs); __PYX_ERR(3, 17, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -15376,12 +15373,12 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_8__setstate_cython__(stru
 */
   __pyx_t_1 = __pyx_v___pyx_state;
   __Pyx_INCREF(__pyx_t_1);
-  if (!(likely(PyTuple_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("tuple", __pyx_t_1))) __PYX_ERR(2, 18, __pyx_L1_error)
+  if (!(likely(PyTuple_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("tuple", __pyx_t_1))) __PYX_ERR(3, 18, __pyx_L1_error)
   if (unlikely(__pyx_t_1 == Py_None)) {
     PyErr_SetString(PyExc_TypeError, "cannot pass None into a C function argument that is declared \047not None\047");
-    __PYX_ERR(2, 18, __pyx_L1_error)
+    __PYX_ERR(3, 18, __pyx_L1_error)
   }
-  __pyx_t_2 = __pyx_f_10_fastmatch_5_scan___pyx_unpickle_Scanner__set_state(__pyx_v_self, ((PyObject*)__pyx_t_1)); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 18, __pyx_L1_error)
+  __pyx_t_2 = __pyx_f_10_fastmatch_5_scan___pyx_unpickle_Scanner__set_state(__pyx_v_self, ((PyObject*)__pyx_t_1)); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 18, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
@@ -15456,46 +15453,46 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   {
     PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_pyx_type,&__pyx_mstate_global->__pyx_n_u_pyx_checksum,&__pyx_mstate_global->__pyx_n_u_pyx_state,0};
     const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
-    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(2, 4, __pyx_L3_error)
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(3, 4, __pyx_L3_error)
     if (__pyx_kwds_len > 0) {
       switch (__pyx_nargs) {
         case  3:
         values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(2, 4, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(3, 4, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  2:
         values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(2, 4, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(3, 4, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  1:
         values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(2, 4, __pyx_L3_error)
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(3, 4, __pyx_L3_error)
         CYTHON_FALLTHROUGH;
         case  0: break;
         default: goto __pyx_L5_argtuple_error;
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
-      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__pyx_unpickle_Scanner", 0) < (0)) __PYX_ERR(2, 4, __pyx_L3_error)
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "__pyx_unpickle_Scanner", 0) < (0)) __PYX_ERR(3, 4, __pyx_L3_error)
       for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
-        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_Scanner", 1, 3, 3, i); __PYX_ERR(2, 4, __pyx_L3_error) }
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_Scanner", 1, 3, 3, i); __PYX_ERR(3, 4, __pyx_L3_error) }
       }
     } else if (unlikely(__pyx_nargs != 3)) {
       goto __pyx_L5_argtuple_error;
     } else {
       values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(2, 4, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(3, 4, __pyx_L3_error)
       values[1] = __Pyx_ArgRef_FASTCALL(__pyx_args, 1);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(2, 4, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[1])) __PYX_ERR(3, 4, __pyx_L3_error)
       values[2] = __Pyx_ArgRef_FASTCALL(__pyx_args, 2);
-      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(2, 4, __pyx_L3_error)
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[2])) __PYX_ERR(3, 4, __pyx_L3_error)
     }
     __pyx_v___pyx_type = values[0];
-    __pyx_v___pyx_checksum = __Pyx_PyLong_As_long(values[1]); if (unlikely((__pyx_v___pyx_checksum == (long)-1) && PyErr_Occurred())) __PYX_ERR(2, 4, __pyx_L3_error)
+    __pyx_v___pyx_checksum = __Pyx_PyLong_As_long(values[1]); if (unlikely((__pyx_v___pyx_checksum == (long)-1) && PyErr_Occurred())) __PYX_ERR(3, 4, __pyx_L3_error)
     __pyx_v___pyx_state = ((PyObject*)values[2]);
   }
   goto __pyx_L6_skip;
   __pyx_L5_argtuple_error:;
-  __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_Scanner", 1, 3, 3, __pyx_nargs); __PYX_ERR(2, 4, __pyx_L3_error)
+  __Pyx_RaiseArgtupleInvalid("__pyx_unpickle_Scanner", 1, 3, 3, __pyx_nargs); __PYX_ERR(3, 4, __pyx_L3_error)
   __pyx_L6_skip:;
   goto __pyx_L4_argument_unpacking_done;
   __pyx_L3_error:;
@@ -15506,7 +15503,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   __Pyx_RefNannyFinishContext();
   return NULL;
   __pyx_L4_argument_unpacking_done:;
-  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v___pyx_state), (&PyTuple_Type), 1, "__pyx_state", 1))) __PYX_ERR(2, 4, __pyx_L1_error)
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v___pyx_state), (&PyTuple_Type), 1, "__pyx_state", 1))) __PYX_ERR(3, 4, __pyx_L1_error)
   __pyx_r = __pyx_pf_10_fastmatch_5_scan___pyx_unpickle_Scanner(__pyx_self, __pyx_v___pyx_type, __pyx_v___pyx_checksum, __pyx_v___pyx_state);
 
   /* function exit code */
@@ -15548,7 +15545,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan___pyx_unpickle_Scanner(CYTHON_UNUS
  *     __pyx_result = Scanner.__new__(__pyx_type)
  *     if __pyx_state is not None:
 */
-  __pyx_t_1 = __Pyx_CheckUnpickleChecksum(__pyx_v___pyx_checksum, 0x02ffa2c, 0xb92c325, 0x79cdf44, __pyx_k_decode_str__prefix__users); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(2, 6, __pyx_L1_error)
+  __pyx_t_1 = __Pyx_CheckUnpickleChecksum(__pyx_v___pyx_checksum, 0x02ffa2c, 0xb92c325, 0x79cdf44, __pyx_k_decode_str__prefix__users); if (unlikely(__pyx_t_1 == ((int)-1))) __PYX_ERR(3, 6, __pyx_L1_error)
 
 
   /* "(tree fragment)":7
@@ -15565,7 +15562,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan___pyx_unpickle_Scanner(CYTHON_UNUS
     PyObject *__pyx_callargs[2] = {__pyx_t_3, __pyx_v___pyx_type};
     __pyx_t_2 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_new, __pyx_callargs+__pyx_t_4, (2-__pyx_t_4) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 7, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 7, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
   __pyx_v___pyx_result = __pyx_t_2;
@@ -15591,9 +15588,9 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan___pyx_unpickle_Scanner(CYTHON_UNUS
 */
     if (unlikely(__pyx_v___pyx_state == Py_None)) {
       PyErr_SetString(PyExc_TypeError, "cannot pass None into a C function argument that is declared \047not None\047");
-      __PYX_ERR(2, 9, __pyx_L1_error)
+      __PYX_ERR(3, 9, __pyx_L1_error)
     }
-    __pyx_t_2 = __pyx_f_10_fastmatch_5_scan___pyx_unpickle_Scanner__set_state(((struct __pyx_obj_10_fastmatch_5_scan_Scanner *)__pyx_v___pyx_result), __pyx_v___pyx_state); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 9, __pyx_L1_error)
+    __pyx_t_2 = __pyx_f_10_fastmatch_5_scan___pyx_unpickle_Scanner__set_state(((struct __pyx_obj_10_fastmatch_5_scan_Scanner *)__pyx_v___pyx_result), __pyx_v___pyx_state); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 9, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
     __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
@@ -15677,14 +15674,14 @@ static PyObject *__pyx_f_10_fastmatch_5_scan___pyx_unpickle_Scanner__set_state(s
   __pyx_t_1 = 0;
   __pyx_t_1 = __Pyx_PyTuple_GET_ITEM(__pyx_v___pyx_state, 1);
   __Pyx_INCREF(__pyx_t_1);
-  if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(2, 12, __pyx_L1_error)
+  if (!(likely(PyBytes_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_1))) __PYX_ERR(3, 12, __pyx_L1_error)
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_prefix);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_prefix, ((PyObject*)__pyx_t_1));
   __pyx_t_1 = 0;
   __pyx_t_1 = __Pyx_PyTuple_GET_ITEM(__pyx_v___pyx_state, 2);
   __Pyx_INCREF(__pyx_t_1);
-  if (!(likely(PyDict_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_1))) __PYX_ERR(2, 12, __pyx_L1_error)
+  if (!(likely(PyDict_CheckExact(__pyx_t_1))||((__pyx_t_1) == Py_None) || __Pyx_RaiseUnexpectedTypeError("dict", __pyx_t_1))) __PYX_ERR(3, 12, __pyx_L1_error)
   __Pyx_GIVEREF(__pyx_t_1);
   __Pyx_GOTREF(__pyx_v___pyx_result->_users);
   __Pyx_DECREF_SET(__pyx_v___pyx_result->_users, ((PyObject*)__pyx_t_1));
@@ -15695,7 +15692,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan___pyx_unpickle_Scanner__set_state(s
  *     __pyx_result._decode_str = __pyx_state[0]; __pyx_result._prefix = __pyx_state[1]; __pyx_result._users = __pyx_state[2]
  *     __Pyx_UpdateUnpickledDict(__pyx_result, __pyx_state, 3)             # <<<<<<<<<<<<<<
 */
-  __pyx_t_2 = __Pyx_UpdateUnpickledDict(((PyObject *)__pyx_v___pyx_result), __pyx_v___pyx_state, 3); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(2, 13, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_UpdateUnpickledDict(((PyObject *)__pyx_v___pyx_result), __pyx_v___pyx_state, 3); if (unlikely(__pyx_t_2 == ((int)-1))) __PYX_ERR(3, 13, __pyx_L1_error)
 
 
   /* "(tree fragment)":11
@@ -16273,14 +16270,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_10_fastmatch_5_scan_ScannedEvent(__py
   __pyx_vtable_10_fastmatch_5_scan_ScannedEvent._annotations = (PyObject *(*)(struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *, PyObject *))__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations;
   __pyx_vtable_10_fastmatch_5_scan_ScannedEvent._replacement = (PyObject *(*)(struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *, int, PyObject *, PyObject *, PyObject *, PyObject *))__pyx_f_10_fastmatch_5_scan_12ScannedEvent__replacement;
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_10_fastmatch_5_scan_ScannedEvent_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent)) __PYX_ERR(1, 102, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_10_fastmatch_5_scan_ScannedEvent_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent)) __PYX_ERR(2, 5, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent = &__pyx_type_10_fastmatch_5_scan_ScannedEvent;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent) < (0)) __PYX_ERR(1, 102, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent) < (0)) __PYX_ERR(2, 5, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent);
@@ -16290,9 +16287,9 @@ static int __Pyx_modinit_Exttype___pyx_obj_10_fastmatch_5_scan_ScannedEvent(__py
     __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (__Pyx_SetVtable(__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent, __pyx_vtabptr_10_fastmatch_5_scan_ScannedEvent) < (0)) __PYX_ERR(1, 102, __pyx_L1_error)
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_ScannedEvent, (PyObject *) __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent) < (0)) __PYX_ERR(1, 102, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent) < (0)) __PYX_ERR(1, 102, __pyx_L1_error)
+  if (__Pyx_SetVtable(__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent, __pyx_vtabptr_10_fastmatch_5_scan_ScannedEvent) < (0)) __PYX_ERR(2, 5, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_ScannedEvent, (PyObject *) __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent) < (0)) __PYX_ERR(2, 5, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent) < (0)) __PYX_ERR(2, 5, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -16314,14 +16311,14 @@ static int __Pyx_modinit_Exttype___pyx_obj_10_fastmatch_5_scan_Scanner(__pyx_mst
   __pyx_vtable_10_fastmatch_5_scan_Scanner._scan = (struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *(*)(struct __pyx_obj_10_fastmatch_5_scan_Scanner *, PyObject *, PyObject *, PyObject *, PyObject *))__pyx_f_10_fastmatch_5_scan_7Scanner__scan;
   __pyx_vtable_10_fastmatch_5_scan_Scanner._simple_annotations = (int (*)(struct __pyx_obj_10_fastmatch_5_scan_Scanner *, __pyx_t_10_fastmatch_5_scan_uchar const *, __pyx_t_10_fastmatch_5_scan_Members *, int))__pyx_f_10_fastmatch_5_scan_7Scanner__simple_annotations;
   #if CYTHON_USE_TYPE_SPECS
-  __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_10_fastmatch_5_scan_Scanner_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner)) __PYX_ERR(1, 284, __pyx_L1_error)
+  __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner = (PyTypeObject *) __Pyx_PyType_FromModuleAndSpec(__pyx_m, &__pyx_type_10_fastmatch_5_scan_Scanner_spec, NULL); if (unlikely(!__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner)) __PYX_ERR(4, 5, __pyx_L1_error)
   #else
   __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner = &__pyx_type_10_fastmatch_5_scan_Scanner;
   #endif
   #if !CYTHON_COMPILING_IN_LIMITED_API
   #endif
   #if !CYTHON_USE_TYPE_SPECS
-  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner) < (0)) __PYX_ERR(1, 284, __pyx_L1_error)
+  if (__Pyx_PyType_Ready(__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner) < (0)) __PYX_ERR(4, 5, __pyx_L1_error)
   #endif
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount((PyObject*)__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner);
@@ -16331,9 +16328,9 @@ static int __Pyx_modinit_Exttype___pyx_obj_10_fastmatch_5_scan_Scanner(__pyx_mst
     __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner->tp_getattro = PyObject_GenericGetAttr;
   }
   #endif
-  if (__Pyx_SetVtable(__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_vtabptr_10_fastmatch_5_scan_Scanner) < (0)) __PYX_ERR(1, 284, __pyx_L1_error)
-  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Scanner, (PyObject *) __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner) < (0)) __PYX_ERR(1, 284, __pyx_L1_error)
-  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner) < (0)) __PYX_ERR(1, 284, __pyx_L1_error)
+  if (__Pyx_SetVtable(__pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_vtabptr_10_fastmatch_5_scan_Scanner) < (0)) __PYX_ERR(4, 5, __pyx_L1_error)
+  if (PyObject_SetAttr(__pyx_m, __pyx_mstate_global->__pyx_n_u_Scanner, (PyObject *) __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner) < (0)) __PYX_ERR(4, 5, __pyx_L1_error)
+  if (__Pyx_setup_reduce((PyObject *) __pyx_mstate->__pyx_ptype_10_fastmatch_5_scan_Scanner) < (0)) __PYX_ERR(4, 5, __pyx_L1_error)
   __Pyx_RefNannyFinishContext();
   return 0;
   __pyx_L1_error:;
@@ -16350,7 +16347,7 @@ static int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_modinit_Type_import_code", 0);
   /*--- Type import code ---*/
-  __pyx_t_1 = PyImport_ImportModule(__Pyx_BUILTIN_MODULE_NAME); if (unlikely(!__pyx_t_1)) __PYX_ERR(3, 9, __pyx_L1_error)
+  __pyx_t_1 = PyImport_ImportModule(__Pyx_BUILTIN_MODULE_NAME); if (unlikely(!__pyx_t_1)) __PYX_ERR(5, 9, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_mstate->__pyx_ptype_7cpython_4type_type = __Pyx_ImportType_3_3_1(__pyx_t_1, __Pyx_BUILTIN_MODULE_NAME, "type",
   #if defined(PYPY_VERSION_NUM) && PYPY_VERSION_NUM < 0x050B0000
@@ -16360,7 +16357,7 @@ static int __Pyx_modinit_Type_import_code(__pyx_mstatetype *__pyx_mstate) {
   #else
   sizeof(PyHeapTypeObject), __PYX_GET_STRUCT_ALIGNMENT_3_3_1(PyHeapTypeObject),
   #endif
-  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_7cpython_4type_type) __PYX_ERR(3, 9, __pyx_L1_error)
+  __Pyx_ImportType_CheckSize_Warn_3_3_1); if (!__pyx_mstate->__pyx_ptype_7cpython_4type_type) __PYX_ERR(5, 9, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
   __Pyx_RefNannyFinishContext();
   return 0;
@@ -16672,7 +16669,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   if (__Pyx_InitAfterSharedUtility() < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   /*--- Execution code ---*/
 
-  /* "_fastmatch/_scan.pyx":36
+  /* "_fastmatch/_scan.pyx":43
  * 
  * # Ranks, as pipeline.model: None, Metadata, Request, RequestResponse.
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")             # <<<<<<<<<<<<<<
@@ -16684,7 +16681,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   __Pyx_DECREF_SET(__pyx_v_10_fastmatch_5_scan_LEVEL_NAMES, __pyx_mstate_global->__pyx_tuple[0]);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
 
-  /* "_fastmatch/_scan.pyx":37
+  /* "_fastmatch/_scan.pyx":44
  * # Ranks, as pipeline.model: None, Metadata, Request, RequestResponse.
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')             # <<<<<<<<<<<<<<
@@ -16696,7 +16693,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   __Pyx_DECREF_SET(__pyx_v_10_fastmatch_5_scan_LEVEL_RAW, __pyx_mstate_global->__pyx_tuple[1]);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[1]);
 
-  /* "_fastmatch/_scan.pyx":38
+  /* "_fastmatch/_scan.pyx":45
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')
  * cdef tuple STAGE_NAMES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")             # <<<<<<<<<<<<<<
@@ -16708,7 +16705,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   __Pyx_DECREF_SET(__pyx_v_10_fastmatch_5_scan_STAGE_NAMES, __pyx_mstate_global->__pyx_tuple[2]);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[2]);
 
-  /* "_fastmatch/_scan.pyx":39
+  /* "_fastmatch/_scan.pyx":46
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')
  * cdef tuple STAGE_NAMES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
  * cdef tuple STAGE_RAW = (b'"RequestReceived"', b'"ResponseStarted"', b'"ResponseComplete"', b'"Panic"')             # <<<<<<<<<<<<<<
@@ -16720,7 +16717,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   __Pyx_DECREF_SET(__pyx_v_10_fastmatch_5_scan_STAGE_RAW, __pyx_mstate_global->__pyx_tuple[3]);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[3]);
 
-  /* "_fastmatch/_scan.pyx":40
+  /* "_fastmatch/_scan.pyx":47
  * cdef tuple STAGE_NAMES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
  * cdef tuple STAGE_RAW = (b'"RequestReceived"', b'"ResponseStarted"', b'"ResponseComplete"', b'"Panic"')
  * cdef bytes KIND_EVENT = b'"Event"'             # <<<<<<<<<<<<<<
@@ -16732,7 +16729,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   __Pyx_DECREF_SET(__pyx_v_10_fastmatch_5_scan_KIND_EVENT, __pyx_mstate_global->__pyx_kp_b_Event);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_kp_b_Event);
 
-  /* "_fastmatch/_scan_event.pxi":32
+  /* "_fastmatch/_scan_splice.pxi":38
  * 
  * 
  * cdef object _LEAVE_TO_REFERENCE = object()             # <<<<<<<<<<<<<<
@@ -16745,7 +16742,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
     PyObject *__pyx_callargs[2] = {__pyx_t_3, NULL};
     __pyx_t_2 = __Pyx_PyObject_FastCall((PyObject*)__pyx_builtin_object, __pyx_callargs+__pyx_t_4, (1-__pyx_t_4) | (__pyx_t_4*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
     __Pyx_XDECREF(__pyx_t_3); __pyx_t_3 = 0;
-    if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 32, __pyx_L1_error)
+    if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 38, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_2);
   }
   __Pyx_XGOTREF(__pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
@@ -16753,7 +16750,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   __Pyx_GIVEREF(__pyx_t_2);
   __pyx_t_2 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":33
+  /* "_fastmatch/_scan_splice.pxi":39
  * 
  * cdef object _LEAVE_TO_REFERENCE = object()
  * cdef bytes _V1_JSON = b'"audit.k8s.io/v1"'             # <<<<<<<<<<<<<<
@@ -16765,19 +16762,19 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   __Pyx_DECREF_SET(__pyx_v_10_fastmatch_5_scan__V1_JSON, __pyx_mstate_global->__pyx_kp_b_audit_k8s_io_v1);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_kp_b_audit_k8s_io_v1);
 
-  /* "_fastmatch/_scan_event.pxi":173
+  /* "_fastmatch/_scan_event.pxi":76
  *         return out
  * 
  *     def render(self, int rank, bint omit_managed_fields, extra, merged, cut):             # <<<<<<<<<<<<<<
  *         """The output event at ``rank``, spliced from the input's spans.
  * 
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_12ScannedEvent_1render, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ScannedEvent_render, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 173, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_12ScannedEvent_1render, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ScannedEvent_render, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[0])); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 76, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent, __pyx_mstate_global->__pyx_n_u_render, __pyx_t_2) < (0)) __PYX_ERR(1, 173, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_ScannedEvent, __pyx_mstate_global->__pyx_n_u_render, __pyx_t_2) < (0)) __PYX_ERR(2, 76, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "(tree fragment)":1
@@ -16785,12 +16782,12 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
  *     raise TypeError, "Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)"
  * def __setstate_cython__(self, __pyx_state):
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_12ScannedEvent_3__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ScannedEvent___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 1, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_12ScannedEvent_3__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ScannedEvent___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[1])); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 1, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_reduce_cython, __pyx_t_2) < (0)) __PYX_ERR(2, 1, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_reduce_cython, __pyx_t_2) < (0)) __PYX_ERR(3, 1, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "(tree fragment)":3
@@ -16799,43 +16796,43 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
  * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
  *     raise TypeError, "Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)"
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_12ScannedEvent_5__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ScannedEvent___setstate_cython, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 3, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_12ScannedEvent_5__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_ScannedEvent___setstate_cython, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[2])); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 3, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_2) < (0)) __PYX_ERR(2, 3, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_2) < (0)) __PYX_ERR(3, 3, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":351
+  /* "_fastmatch/_scan_reader.pxi":72
  *         return hit
  * 
  *     def scan_many(self, values, origins, Py_ssize_t max_bytes):             # <<<<<<<<<<<<<<
  *         """``scan`` over a batch of records, as ``RecordDecoder.decode`` would try each at depth 0:
  *         a list with a ScannedEvent or None (take the reference path) per record."""
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_7Scanner_3scan_many, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Scanner_scan_many, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 351, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_7Scanner_3scan_many, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Scanner_scan_many, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[3])); if (unlikely(!__pyx_t_2)) __PYX_ERR(4, 72, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_scan_many, __pyx_t_2) < (0)) __PYX_ERR(1, 351, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_scan_many, __pyx_t_2) < (0)) __PYX_ERR(4, 72, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
-  /* "_fastmatch/_scan_event.pxi":364
+  /* "_fastmatch/_scan_reader.pxi":85
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
  *         """The event in ``data`` (an ASCII JSON object), or None: then take the reference path."""
  *         return self._scan(data, source, api_version, envelope)
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_7Scanner_5scan, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Scanner_scan, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_2)) __PYX_ERR(1, 364, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_7Scanner_5scan, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Scanner_scan, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_2)) __PYX_ERR(4, 85, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
   __Pyx_CyFunction_SetDefaultsTuple(__pyx_t_2, __pyx_mstate_global->__pyx_tuple[4]);
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_scan, __pyx_t_2) < (0)) __PYX_ERR(1, 364, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_scan, __pyx_t_2) < (0)) __PYX_ERR(4, 85, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "(tree fragment)":1
@@ -16843,12 +16840,12 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
  *     cdef tuple state
  *     cdef object _dict
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_7Scanner_7__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Scanner___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 1, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_7Scanner_7__reduce_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Scanner___reduce_cython, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[5])); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 1, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_reduce_cython, __pyx_t_2) < (0)) __PYX_ERR(2, 1, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_reduce_cython, __pyx_t_2) < (0)) __PYX_ERR(3, 1, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "(tree fragment)":17
@@ -16857,12 +16854,12 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
  * def __setstate_cython__(self, __pyx_state):             # <<<<<<<<<<<<<<
  *     __pyx_unpickle_Scanner__set_state(self, __pyx_state)
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_7Scanner_9__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Scanner___setstate_cython, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 17, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_7Scanner_9__setstate_cython__, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Scanner___setstate_cython, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[6])); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 17, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_2) < (0)) __PYX_ERR(2, 17, __pyx_L1_error)
+  if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_2) < (0)) __PYX_ERR(3, 17, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "(tree fragment)":4
@@ -16872,12 +16869,12 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
  *     cdef object __pyx_result
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x02ffa2c, 0xb92c325, 0x79cdf44, b'_decode_str, _prefix, _users')
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_1__pyx_unpickle_Scanner, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_Scanner, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_2)) __PYX_ERR(2, 4, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_1__pyx_unpickle_Scanner, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_Scanner, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 4, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
   #endif
-  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_Scanner, __pyx_t_2) < (0)) __PYX_ERR(2, 4, __pyx_L1_error)
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_Scanner, __pyx_t_2) < (0)) __PYX_ERR(3, 4, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
   /* "_fastmatch/_scan.pyx":1
@@ -16930,7 +16927,7 @@ static int __Pyx_InitCachedBuiltins(__pyx_mstatetype *__pyx_mstate) {
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
-  __pyx_builtin_object = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_object); if (!__pyx_builtin_object) __PYX_ERR(1, 32, __pyx_L1_error)
+  __pyx_builtin_object = __Pyx_GetBuiltinName(__pyx_mstate->__pyx_n_u_object); if (!__pyx_builtin_object) __PYX_ERR(1, 38, __pyx_L1_error)
 
   /* Cached unbound methods */
   __pyx_mstate->__pyx_umethod_PyDict_Type_get.type = (PyObject*)&PyDict_Type;
@@ -16955,7 +16952,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_InitCachedConstants", 0);
 
-  /* "_fastmatch/_scan.pyx":36
+  /* "_fastmatch/_scan.pyx":43
  * 
  * # Ranks, as pipeline.model: None, Metadata, Request, RequestResponse.
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")             # <<<<<<<<<<<<<<
@@ -16964,12 +16961,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[4] = {__pyx_mstate_global->__pyx_n_u_None, __pyx_mstate_global->__pyx_n_u_Metadata, __pyx_mstate_global->__pyx_n_u_Request, __pyx_mstate_global->__pyx_n_u_RequestResponse};
-    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 36, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 43, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[0]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
 
-  /* "_fastmatch/_scan.pyx":37
+  /* "_fastmatch/_scan.pyx":44
  * # Ranks, as pipeline.model: None, Metadata, Request, RequestResponse.
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')             # <<<<<<<<<<<<<<
@@ -16978,12 +16975,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[4] = {__pyx_mstate_global->__pyx_kp_b_None_2, __pyx_mstate_global->__pyx_kp_b_Metadata_2, __pyx_mstate_global->__pyx_kp_b_Request_2, __pyx_mstate_global->__pyx_kp_b_RequestResponse_2};
-    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 37, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 44, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[1]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[1]);
 
-  /* "_fastmatch/_scan.pyx":38
+  /* "_fastmatch/_scan.pyx":45
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')
  * cdef tuple STAGE_NAMES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")             # <<<<<<<<<<<<<<
@@ -16992,12 +16989,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[4] = {__pyx_mstate_global->__pyx_n_u_RequestReceived, __pyx_mstate_global->__pyx_n_u_ResponseStarted, __pyx_mstate_global->__pyx_n_u_ResponseComplete, __pyx_mstate_global->__pyx_n_u_Panic};
-    __pyx_mstate_global->__pyx_tuple[2] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[2])) __PYX_ERR(0, 38, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[2] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[2])) __PYX_ERR(0, 45, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[2]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[2]);
 
-  /* "_fastmatch/_scan.pyx":39
+  /* "_fastmatch/_scan.pyx":46
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')
  * cdef tuple STAGE_NAMES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
  * cdef tuple STAGE_RAW = (b'"RequestReceived"', b'"ResponseStarted"', b'"ResponseComplete"', b'"Panic"')             # <<<<<<<<<<<<<<
@@ -17006,12 +17003,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[4] = {__pyx_mstate_global->__pyx_kp_b_RequestReceived_2, __pyx_mstate_global->__pyx_kp_b_ResponseStarted_2, __pyx_mstate_global->__pyx_kp_b_ResponseComplete_2, __pyx_mstate_global->__pyx_kp_b_Panic_2};
-    __pyx_mstate_global->__pyx_tuple[3] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[3])) __PYX_ERR(0, 39, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[3] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[3])) __PYX_ERR(0, 46, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[3]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[3]);
 
-  /* "_fastmatch/_scan_event.pxi":364
+  /* "_fastmatch/_scan_reader.pxi":85
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
@@ -17020,7 +17017,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_kp_u__4};
-    __pyx_mstate_global->__pyx_tuple[4] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[4])) __PYX_ERR(1, 364, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[4] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[4])) __PYX_ERR(4, 85, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[4]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[4]);
@@ -17061,41 +17058,41 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{10},{15},{1},{179},{95},{26},{8},{7},{6},{2},{9},{13},{8},{4},{5},{7},{15},{15},{16},{15},{12},{30},{32},{19},{7},{25},{27},{12},{17},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{14},{12},{10},{17},{13},{12},{12},{19},{8},{5},{16},{13},{17},{17},{9},{11},{18},{18},{1},{18},{5},{3},{4},{10},{8},{8},{5},{5},{3},{1},{5},{10},{11},{1},{9},{6},{6},{19},{7},{3},{1},{9},{5},{5},{3},{3},{4},{6},{13},{14},{4},{9},{4},{10},{4},{4},{6},{5},{6},{12},{5},{6},{1}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{10},{15},{1},{179},{95},{26},{27},{8},{7},{6},{2},{9},{13},{8},{4},{5},{7},{15},{15},{16},{15},{12},{30},{32},{19},{7},{25},{27},{12},{17},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{14},{12},{10},{17},{13},{12},{12},{19},{8},{5},{16},{13},{17},{17},{9},{11},{18},{18},{1},{18},{5},{3},{4},{10},{8},{8},{5},{5},{3},{1},{5},{10},{11},{1},{9},{6},{6},{19},{7},{3},{1},{9},{5},{5},{3},{3},{4},{6},{13},{14},{4},{9},{4},{10},{4},{4},{6},{5},{6},{12},{5},{6},{1}};
     const struct { const unsigned int length: 11; } bytes_length_index[] = {{7},{10},{6},{7},{9},{17},{17},{18},{17},{17},{1},{1},{9},{11},{55},{135},{100},{1086},{22}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1708 bytes) */
-static const char cstring[] = "x\332\265T\317s\3336\026\216R5Q\032\047\261l\265q\332\315\204R\234\265\263m\225\325Zm\323\351\217Tq\234\314n\032\217%\313u\233\246\345@$d\243\246H\212\000e\313Mw|\324\221G\034y\344\221G\036y\324\021G\036\365\047\364O\330\007QR\324f3{Z\316H\000\336\003\336\373\360\275\367Ai\365\031\246\212\325V\326\231\203\261\322v\320A\007\233\354\356\203m\213a\205\035\"\246l\366\331\241e*\204*:6H\013;\210a\243\257P\346\020\215aGn2\225\235\255\235\217\253\367\253\n2u\305\301\277`\215Q\205\272-\315@\224\246\tZ.1\0301\025\326\2671-+\377l+}\313UL\214u\205Y\212\r\373\346\017\260Cl*\02439Q\326\220iZ\0141b\231*\034\047\346\301\232\242\023\007\222\220\036\226\247\037#\203\342\362\016\321\216\014p\312l\200\316\325\230\322\301\035\000,#k\207\n\202\021\033\355\262\332Q:.eJ\013+\370\3046\210F\030\334\307\301]\027S\006p\216\t;T\276A.\263T[\206\304\353M\307\305w\3256\242\254\203\230vxO\245\0322U\334\003\246\312\366\tA\272\256\002@\254\023\212Z\006\306\246\374?\320\010Mg:\225I\260r\354HN\237a\206t\304\320\266e\342\035d\022\255\221&\236\r\032\206[\351\263%\265-\223\342\351\270iul\003\263\331z\227!\007\022\357\002\036\023\353[\022\321\374\274\254\252\016\326]\r\253\332\270\212\252\372\047/PL\201\3317\370\035l\352\330IM\323\341M!\2357Gs\312\222\257\371\271\332Af_Uw\372\047\360{\004}\244n\343\023\270l[U\047\265\306*|\272\364\300\327vMM\216\007\323\370\360u\0201\307\243\245\273\306\330b\242N:\342c9\330\020\\;\304\332\021u;\351\312\301\3245X:\237\304\221S\331\221\351\3145\323\202Oq\247\326\036\223U\224!\273.2\246Y&$\250\257\32113\340\023\271\000Nf\310\350\034\376\327\270RU\220\"\233\336z\326l\345\264\331\010U5\313\261\\\220\020\236\223\203\355\34069ye\240j\017\031.F6\231\233\200\002\300\205l\033\312\251\316\355E\264oj\304*\317\002SM\003\001a\025\230e\016\322p\013iG\232\345\232Ls\231\354Y\035k\226\216\201;G\207\275\016<\006\330\354a\303\2621T\317Am\342P\0065\"\204\341\016=\"\220m\014\302\000\245\030\351\264\323A\047\352\370\321\351`\347\000\353VK\276\025V\2070\331\022\010,j\233`C\247\226C\016\210I\001""\227mC\213\023\t\330\226|\330\004\024b[\266mQ\007\231Gi\213N\304\233\346p&\332HW\222\275Y\313I\375\003\361:n#\350\004JN15,\006Y\034\r\217\253\341\332\272\374\207\303\323\372\214\203\244\221\216KcY\224JS\r\227JR\305\245\322X\307\245\322D\263\263\311T\313s\206\024\2314\374Q\317\257,\023E\227J\310\325\t+\037\335\247eb\335\353UJ\277\376v\226I\262\357\014>\364\352rr\307\257\373\355\240v\226\031eo\361\256P\376\036^\216\276\210\217D\275\221d\227\275\317\370\272_\364+I\366\342\331KX\024\223\334\335 \037\374-\334\216\213I\366\362\240r\226\371=w\356\235\017\244#\357\025\274\237\375\252\177\032\026\302z\222[\364.z]~\201\033AQ\236\356\r\366\275-^\340\340Y\362`\367u\257;\202?\306\277\n.\006n\270\031\262\350\363\370\311\360\023\261\263+v\367\305\276*\324\266h\037\310\243\335$wM\\[\017\262A-\330\017\237F\3071\032\375\321\322=\253\375~\341\334\245U\177\303G>l_\341\031\276\342\347G\271\205\301\226\367\256\207\274n\262P\360\036\363\"\257\214\026\256\r\230W\361\236\360\r\336\366\037\005\347\203\222\370\350\313\250\026=\217\273\311\3422x$\312\357\374\212\377$\370,,\206\325\3604\316\003\200\201\314\261t\356\322-n\212\217\276\212\352\221\016\014\344\336\207\220U\0167\001\352\222\334M\336\364o\004\267\203\347!\215V\243\303X\033\302\3115\277\007\030\267\242B\324\214W\206\313\303\332(W\364\307v8\261\352\327\222\034T`$#\215r\227\007_\000\330\036\337\365\263\340Xx\237\337\005\034\260\003\210N\306\270\357\003\352_\340\332[\341r\370,.\304\315\341{C*\032\273\311\242\002G\266\2404\253\001\t\273\351\346\317\371&?\r\n\301^x\033\n\262X\364\013\376^P\014\252\301i\224\2271?\365\256\363L\272\265\222,\256\002\031W\302z\210\222\374\n\277\010\327\001\313\230\325\005\231\374\306\204\024\271\247\031\335\210o\307\252h\356%\013+<\313\037C\207T\375\227@\325ID\343{\242\276\047\366\276\223\204?\364Zbe=\310\004\177\t\033@II|\371\355\2606\254K\027\\jV\233\024D\237\277\315\033\234\372\253>\thX\032w\004\300\312\047\013\213\336y\357\266\327\204\212\312\013\224\202m \267\025\277\025W\343\276\330i\212\346\017\342\207""\037\305\217/\306{\013\336#~\005:Z\013n\206\226\330J\221\274\353\355\361\017\375\335\340\255\240\022<\206\232n\204\255(\003\005\221E,\305@tA\024\340\262\376\363\240\027\356G\377\212Q\314\206\225\341\346\320\001\021\210\306\367\342{\310\360|\202z\\\nI\366\2630\037\026_\305>\017uo\210{\017\242n\234\031\345\256\212\253P\337\340B\200\340\236b\341&\257s\230]\032\344\007w\006P\366\253\003$\005\222\231\204[\362V\201\007\312\357\360\177\007/\2406\363\006\361\361\327\021\212~\023\337\276\020/~\022?\375\374\047\3477q\346\277l\177)\236JF\340\304\377\223\353I\343\344\275\274\267\306\363\311\342\365Tf\265y@\216\2774\356\232\014\364a=h\207\265p7:\037\025\243\252\344)Y\2702\250\017\016<\350\010\020\336\033\212wm\320\363\366y-Y|\317\323Am\033\034\373_\213\312\303\270\030\337\237\335r4\347\374\207\337H\231\017XX\t\037A\241\227\243\207\300I/\256\307hNJ\257!\377\337\274\212\007\3606iB\323\205\216\323j\256yc%U\007\216\267\344mxH\236)\373\031\377V\230\201W\260\021\276\214+\320_\362\365\020\331\247\303\n<[\220\371S\236\347\177\365sRm\377\001\357w\212\321";
-    PyObject *data = __Pyx_DecompressString(cstring, 1708, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1716 bytes) */
+static const char cstring[] = "x\332\265TMs\333F\0225\035\306\246c\331\026%&\226\223u\031\244\345\225\274I\350\345\212I\234\312\207C\313\262k\327\261J\244\250(q\234\240\206\300P\232\010\004@\314\200\022\025gKG\036q\234#\2168\342\210#\216<\316\021G\376\204\374\204\355!H\232\211\327\265\247E\0259=\3353\335\257_w\217\322\3523L\025\253\255\2543\007c\245\355\240\203\0166\331\335\007\333\026\303\n;DL\331\354\263C\313T\010Utl\220\026v\020\303F_\241\314!\032\303\216<d*;[;\037W\357W\025d\352\212\203\177\301\032\243\nu[\232\201(M\003\264\\b0b*\254ocZV\376\331V\372\226\253\230\030\353\n\263\024\033\316\315_`\207\330T(fRP\326\220iZ\0141b\231*\\\047\346\301\232\242\023\007\202\220\036\226\267\037#\203\342\362\016\321\216\0140\312h\200\316\325\230\322\301\035\000,=k\207\n\202\025\033\355\262\332Q:.eJ\013+\370\3046\210F\030\344\343\340\256\213)\0038\307\204\035*\337 \227Y\252-]\342\365\246\343\342\273j\033Q\326AL;\274\247R\r\231*\356\001Se\373\204\274fq0\322\261#MH\327U\300\216uBQ\313\300\330\224\377\007\032\241\251\244S\031\037+\307\216\244\373\031fHG\014m[&\336A&\321\032)\246\331\242aHX\237m\251m\231\024O\327M\253c\033\230\315\366\273\0149\020x\027\000\231X\337\222`\347\345\262\n0uW\303\2526.\260\252\376\311\n\354S \375\rv\007\233\220b\252\232.or\351\274\331\233S\226\204\315\313j\007\231}U\335\351\237\300\357\021\264\230\272\215O \331\266\252N\332\000\253\360\351\322\002_\33355\271\036L\375\303\327A\304\034\257\226\356\032c\215\211:\351\212\217\345b\203s\355\020kG\324\355\244;\007S\327`\251<\361#E\331\254\251\344\232i/Lq\247\332\036\223U\224.\273.2\246Q&$\250\257\3211S\340\023\271\001Nf\310\350\034\376\327\270RU\230R6\315z\326m\345\264\333\010U5\313\261\\\230.<7)\266\203\333\344\344\225\202\252=d\270\030\331dN\200\341\000\023\262m(\247:w\026\321\276\251\021\253<sL5\rf\013\253\300,s\220\206[H;\322,\327d\232\313d\317\352X\263t\014\3349:\234u\340\235\300f\017\033\226\215\241z\016j\023\2072\250\021!\014w\350\021\201hc\020\006\014\221\221\212\235\016:Q\307\357Q\007;\007X\267Z\362\031\261:\204\311\226@\240Q\333""\004\033:\265\034r@L\n\270l\033Z\234H\300\266\344\303&0!\266e\333\026u\220y\224\266\350d\256\323\030\316d6\322\235do\326r\362i\000\342u\334F\320\t\224\234bjX\014\2428\032\036W\303\265u\371\017\227\247\365\031;I=\035\227\306cQ*Mg\270T\222S\\*\215\347\270T\232\314\354L\230\316\362\234\"E&\025\177\234\347W\232\311D\227J\310\325\t+\037\335\247eb\335\353UJ\277\376v\226I\262\357\014>\364\352R\270\343\327\375vP;\313\214\262\267xW(\177\017/G_\304G\242\336H\262\313\336g|\335/\372\225${\361\354%l\212I\356n\220\017\376\026n\307\305${yP9\313\374\236;\367\316\007\322\220\367\n\336\317~\325?\r\013a=\311-z\027\275.\277\300\215\240(o\367\006\373\336\026/p\260,yp\372\272\327\035\301\037\343_\005\027\0037\334\014Y\364y\374d\370\211\330\331\025\273\373b_\025j[\264\017\344\325n\222\273&\256\255\007\331\240\026\354\207O\243\343\030\215\376\250\351\236\325~\277p\356\322\252\277\341#\037\216\257\360\014_\361\363\243\334\302`\313{\327C^7Y(x\217y\221WF\013\327\006\314\253xO\370\006o\373\217\202\363AI|\364eT\213\236\307\335dq\031,\022\345w~\305\177\022|\026\026\303jx\032\347\001\300@\306X:w\351\0267\305G_E\365H\007\006r\357\203\313*\207L\200\272$w\2237\375\033\301\355\340yH\243\325\3500\326\206ps\315\357\001\306\255\250\0205\343\225\341\362\2606\312\025\375\261\036n\254\372\265$\007\025\030IO\243\334\345\301\027\000\266\307w\375,\030\026\336\347w\001\007\234\000\242\2231\356\373\200\372\027H{+\\\016\237\305\205\2709|oHEc7YT\340\312\026\224f5 a7=\3749\337\344\247A!\330\013oCA\026\213~\301\337\013\212A58\215\362\322\347\247\336u\236I\217V\222\305U \343JX\017Q\222_\341\027!\035\320\214Y]\220\301oLH\221g\232\321\215\370v\254\212\346^\262\260\302\263\3741tH\325\177\tT\235D4\276\047\352{b\357;I\370C\257%V\326\203L\360\227\260\001\224\224\304\227\337\016k\303\2724AR\263\332\244 \372\374m\336\340\324_\365I@\303\322\270#\000V>YX\364\316{\267\275&TT&P\n\266\201\334V\374V\\\215\373b\247)\232?\210\037~\024?\276\030\237-x\217\370\025\350h-\270\031Zb+E\362\256\267\307?\364w\203\267\202J\360\030j\272\021""\266\242\014\024D\026\261\024\003\321\005Q\200d\375\347A/\334\217\376\025\243\230\r+\303\315\241\003C \032\337\213\357!\302\363\t\352q)$\331\317\302|X|\345\373<\324\275!\356=\210\272qf\224\273*\256B}\203\013\001\202<\305\302M^\347 ]\032\344\007w\006P\366\253\003$\007$3q\267\344\255\002\017\224\337\341\377\016^@m\346\025\342\343\257#\024\375&\276}!^\374$~\372\371O\306o\342\314\1779\376R<\225\214\300\215\377\047\327\223\306\311{yo\215\347\223\305\353\351\230\325\346\0019\376\322\270k2\320\207\365\240\035\326\302\335\350|T\214\252\222\247d\341\312\240>8\360\240#`\360\336P\274k\203\236\267\317k\311\342{\236\016\323\266\301\261\377\265\250<\214\213\361\375Y\226\2439\343?\374F\312|\300\302J\370\010\n\275\034=\004Nzq=Fs\243\364\032\362\377\315\253x\000o\223&4]\3508\255\346\2327\236\244\352\300\361\226\274\r\017\311;e?\343\337\n3\360\n6\302\227q\005\372K\276\036\"\373tX\201g\013\"\177\312\363\374\257~NN\333\177\000\307n\225o";
+    PyObject *data = __Pyx_DecompressString(cstring, 1716, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2200 bytes) */
-static const char cstring[] = "\377 bytes o\377f (tree \377fragment\377)?Note t\377hat Cyth\377on is de\377liberate\377ly stric\367ter!\001n PE\377P-484 an\377d reject\377s subcla\373ss[\003built\377in types\377. If you\377 need to\363 p%\000%\tthen\357 set\200\000e \047\377annotati\367on_<\000ing\047o dirb\000iv\242\000\377o False.\037Pickl\032\000\313\001\233\000\177uct mem\256\000\336\207\001ch a\220\000el\377f._m mus\377t be exp\337licit\315\000re\337quest\214\000wi\377th @auto\373_pO\001e(Tru\377e)_fastm\377atch/_sc\337an_ev\247 .p\277xiadd_\236\000e\377disablee\275n\002\001gcis\004\003d\275sa\001e wr\320!M\377etadataN\377onePanicyRs\003\000\004Rece\323\000\375d\r\006sponse\373Re\002\003Compl{et\007\006Star\261\000=S\215\000nedE\216\001\000\t\377.__reduc7e_c\301B__\017\014\340 \371s\327 \t\024rende\211rW\003\000\004r;\025\025\0017\024r\361.\254!@\004\007\002_man\277y__Pyx\001\000D\376\305`_NextRe\367f__\345De___\363_d\026\001\006\000func\316\014\001get\250\003\032\000ma\373in \001moduln)\002nam\002\003ew9\001\375pZ\000checks\357um__\n\001res\007ult\006\003A\004!\001\216\204\001\033\003\323un\353C\237$r1\003vt<\322A\214\001qual^\005\321$\331_\321.\352&ex\300\001se\313t_\222\005s\265\010\351.__\321t\375`\356\005\344f.\347cis\377_corouti\373ne\204\205\010prefi\375x\226\205\007s_valu\357eapi\000\006_ve\377rsionapp\372\314@_!\010async\367io.P\006sccl\372]\000_\327 trace\377backcoun\357tcut\260\204\001dec\377ode_strd\377escribee\177nvelope\273@\177rafirst\241@\377iitemski\233nd\210\003le\"\000\223\003m\357max_\360\207\002mer\337gedob\250\207\001om\353it\217aa\017\000_fi\377eldsorig\367ins\356\000ppar\353ti\371\206\001p\371\205\001pie\377cepoppos\217rank\235\204\003\266\206\004\367\003r\340\245\205\004\205#\247\206\001\252\206\002\357asel\377fsetdefa\376\207`sizeslo\335tc\000rce\203\205\002up?dateus\342\000\345d\334\313\"\320\"sw\"\334\205\002\"\"\266\274\206\005\"\"\302\206\001\"\"\303\206\002\"\001\"\303\206\004\000\006\304\206\005\006\010\310\206\003\047\001\302\206\013\374\010\007\313\206\004""\"\"audi\377t.k8s.io\377/v1\"{}\200\001\177\330\004\n\210+\220Q\005\001\377%\240Q\240f\250A\200\377\001\340\004\037\230q\320 \3770\260\013\270;\300k\320\377QR\330\004\023\2207\230\377(\240!\2401\330\004\007\373\200|\n\000!\330\010)\250\377\021\250*\260N\300!\330\377\004\013\2101\200\001\360\010\357\000\n\033\230\026\000\021\220\024\377\220^\2404\240z\260\024\377\260Q\330\010\020\220\007\220\277q\230\006\230l\250\047\000\007\377\200v\210W\220E\230\024\355\230\027\000\022\220D\000\027\220q\377\340\010\027\220t\230=\250\377\007\250u\260C\260t\270\3779\300G\3105\320PS\377\320SW\320W_\320_\357f\320fgu\001q\330\010\377\017\320\017(\250\004\250A\377\250W\260K\270w\300a\375\340\004\013q\200A\360\006\000\177\t$\2403\240a\240,\000\377\030\230\001\230\030\240\021\340\377\010\014\210E\220\025\220a\377\220q\330\014\024\220F\230\377!\2301\340\014\017\210t\377\2201\220G\2303\230f\377\240D\250\002\250\"\320,\377<\270A\270Z\300q\330\363\020\023\027\000\242\001V\2401\240\377G\2507\260!\2604\260\327z\300\021~\000\210`\001\022\000\377\t\037\230n\320,=\270\267Q\270d\377\000\010\032P\0004\371\230\307\000\270 \330\010\035\230T\377\240\031\250#\250Z\260s\177\270$\270h\300c\3107\000\367\047\240v\263\000E\270\024\270\377T\300\030\310\023\310A\340\347\010!\240\023\002\325\000$\240A\353\330\010\377 \340F\001\340\010\013\373\210;\252\000v\230S\240\004\036\026\000\014\032\230)\205\000\037\000\346 \325\330\263\0028\263\000j\206 E\260\377\023\260M\300\024\300T\310\377\026\310s\320RS\330\020\365 0\000E\230@$\250i\260\375q\047\0039\230C\230z\250\337\024\250U\260#\216@\020!\377\240\024\240U\250!\2504\367\250z\270\317\000\013\2106\220\367\027\230\001R\0031\330\020$\376\212 \r\260Q\260a\330\021\217\030\230\007\230\212 \232\000\322!\014\237\2101\330\014\031\270@\221!D\377\250\r\260T\270\031\300#\377\300_\320TU\330\014\030\357\230\004\230F\237`4\240|\376\250 x\270s\300/\320Q\357U\320UV\355!B\220b\377\320\030(\250\001\250\034\260\375R\220 \"\320<L\310A\303\310Q\210A\364\000\223F\177\003y\230\377\005\230R""\230s\240$\240\237i\250s\260\"\215b\224\000\021\377\330\014\020\220\002\220#\220\271T\317@\275\001\"\250N\332 b\377\300\003\3004\300y\320P\377T\320TY\320Y[\320\357[\\\330\020)\000\024\220D\377\230\r\240Q\240c\250\035\357\260o\320E\204\003\025\220U\377\230+\240S\250\003\2501\373\250F\321@3\260b\270\001\334\216@\301A\"\300A\231`\320\024\376\207@\240Z\250v\260W\270\377J\300a\300t\3101\310\377C\310r\320QR\320R\027X\320X_\000Z\257\004\206B\351!\177M\260\021\260!\330\014T\005\375\002\365@R\320/?\270q\377\300\001\340\010\016\320\016\047\377\240q\250\006\250a\330\010\177\014\320\014\035\230Q\230\007\000\377\t\210\021\210%\210q\330\367\010\016\210\025\000\020\220\001\330\375\010\325B\022\220$\220a\220\177s\230%\230~\250\\\231@\375\014\006\010\320->\270a\270\377}\320L\\\320\\]\320\367]^\330\017\013@\300\001\330\016\035\017|\320K\216!/\000\220\201Y\304\205\002\376\363 \220\021\220\047\230\021\330\353\020\027\341\205\003A\227\tr\240\022\357\2401\240D\201`\024\250Q\377\250f\260A\260S\270\002\357\270!\2704\244!\330\014\r\337\210Q\210g\220\217`\023\220\374\342`\250R\017\210v\220W\230\377A\330\020\026\220d\230!\377\2303\230e\240>\3201_B\300!\3008\335\006\340\022\010\3672\240R\364#\250t\2601\273\260D\346@\023\270B\300 v\017\300Q\300a\352$\245\022\350*\3032\377\320?S\320Sc\320c\277d\320de\330\010\312A\047\375\220\305\205\0024\210r\220\022\220\3673\220a\232A.\240\001\240\377\037\260\001\260\024\260R\260\367|\3001\335`\010\017\210q\277\320\004K\3101\340\007\000t\377\2206\230\021\230&\240\010\017\250\r\260Q";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2200, 2872);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2210 bytes) */
+static const char cstring[] = "\377 bytes o\377f (tree \377fragment\377)?Note t\377hat Cyth\377on is de\377liberate\377ly stric\367ter!\001n PE\377P-484 an\377d reject\377s subcla\373ss[\003built\377in types\377. If you\377 need to\363 p%\000%\tthen\357 set\200\000e \047\377annotati\367on_<\000ing\047o dirb\000iv\242\000\377o False.\037Pickl\032\000\313\001\233\000\177uct mem\256\000\336\207\001ch a\220\000el\377f._m mus\377t be exp\337licit\315\000re\337quest\214\000wi\377th @auto\373_pO\001e(Tru\377e)_fastm\377atch/_sc\337an_ev\247 .p\373xi\t\016reade\275r\027\001add_\271\000e\377disablee\275n\002\001gcis\004\003d\275s|\001e wr\353!M\377etadataN\377onePanicyR\216\003\000\004Rece\356\000\375d\r\006sponse\373Re\002\003Compl{et\007\006Star\314\000=S\250\000nedE\251\001\000\t\377.__reduc7e_c\334B__\017\014\373 9s\362 \t\024ren\340\000W\003\311r\000\004;\025ri\0007\024r.\370\307!8\005\322\"many_\257_Pyx\001\000D\340`_\377NextRef_\375_\200de____d\274\026\001\006\000func\014\001g\363et\250\003\032\000main\276 \001modul)\002n[am\002\003ew9\001pZ\000\377checksum\373__\n\001resul\301t\006\003A\004!\001\251\204\001\033\003un4\206c\237$r1\003vt\322A\214\001Oqual^\005\321$_\321.\366\352&ex\300\001set_\362\222\005s\265\010\351.__te\323st\356\005\377f.\202\204\003is\377_corouti\373ne\237\205\010prefi\375x\261\205\007s_valu\357eapi\000\006_ve\377rsionapp\372\314@_!\010async\367io.P\006sccl\372]\000_\327 trace\377backcoun\357tcut\260\204\001dec\377ode_strd\377escribee\177nvelope\273@\177rafirst\241@\377iitemski\233nd\210\003le\"\000\223\003m\357max_\213\210\002mer\337gedob\303\207\001om\327it_\220`a\017\000_f\377ieldsori\357gins\356\000ppa\327rti\224\207\001p\224\206\001pi\377ecepoppo\037srank\235\204\003\321\206\004\367\003\341r\245\205\004\205#\302\206\001\352fsel\377fsetdefa\376\207`sizeslo\335tc\000rce\203\205\002up?dateus\342\000\345d\334\313\"\320\"sw\"\334\205\002\"\"\266\274\206\005\"\"\302\206\001\"\"\303\206\002\"\001\"\303\206\004\000\006\304\206\005\006\010\310\206\003\047\001\302\206\013\374\010""\007\313\206\004\"\"audi\377t.k8s.io\377/v1\"{}\200\001\177\330\004\n\210+\220Q\005\001\377%\240Q\240f\250A\200\377\001\340\004\037\230q\320 \3770\260\013\270;\300k\320\377QR\330\004\023\2207\230\377(\240!\2401\330\004\007\373\200|\n\000!\330\010)\250\377\021\250*\260N\300!\330\377\004\013\2101\200\001\360\010\357\000\n\033\230\026\000\021\220\024\377\220^\2404\240z\260\024\377\260Q\330\010\020\220\007\220\277q\230\006\230l\250\047\000\007\377\200v\210W\220E\230\024\355\230\027\000\022\220D\000\027\220q\377\340\010\027\220t\230=\250\377\007\250u\260C\260t\270\3779\300G\3105\320PS\377\320SW\320W_\320_\357f\320fgu\001q\330\010\377\017\320\017(\250\004\250A\377\250W\260K\270w\300a\375\340\004\013q\200A\360\006\000\177\t$\2403\240a\240,\000\377\030\230\001\230\030\240\021\340\377\010\014\210E\220\025\220a\377\220q\330\014\024\220F\230\377!\2301\340\014\017\210t\377\2201\220G\2303\230f\377\240D\250\002\250\"\320,\377<\270A\270Z\300q\330\363\020\023\027\000\242\001V\2401\240\377G\2507\260!\2604\260\327z\300\021~\000\210`\001\022\000\377\t\037\230n\320,=\270\267Q\270d\377\000\010\032P\0004\371\230\307\000\270 \330\010\035\230T\377\240\031\250#\250Z\260s\177\270$\270h\300c\3107\000\367\047\240v\263\000E\270\024\270\377T\300\030\310\023\310A\340\347\010!\240\023\002\325\000$\240A\353\330\010\377 \340F\001\340\010\013\373\210;\252\000v\230S\240\004\036\026\000\014\032\230)\205\000\037\000\346 \325\330\263\0028\263\000j\206 E\260\377\023\260M\300\024\300T\310\377\026\310s\320RS\330\020\365 0\000E\230@$\250i\260\375q\047\0039\230C\230z\250\337\024\250U\260#\216@\020!\377\240\024\240U\250!\2504\367\250z\270\317\000\013\2106\220\367\027\230\001R\0031\330\020$\376\212 \r\260Q\260a\330\021\217\030\230\007\230\212 \232\000\322!\014\237\2101\330\014\031\270@\221!D\377\250\r\260T\270\031\300#\377\300_\320TU\330\014\030\357\230\004\230F\237`4\240|\376\250 x\270s\300/\320Q\357U\320UV\355!B\220b\377\320\030(\250\001\250\034\260\375R\220 \"\320<L\310A\303\310Q\210A\364\000\223F\177\003y""\230\377\005\230R\230s\240$\240\237i\250s\260\"\215b\224\000\021\377\330\014\020\220\002\220#\220\271T\317@\275\001\"\250N\332 b\377\300\003\3004\300y\320P\377T\320TY\320Y[\320\357[\\\330\020)\000\024\220D\377\230\r\240Q\240c\250\035\357\260o\320E\204\003\025\220U\377\230+\240S\250\003\2501\373\250F\321@3\260b\270\001\334\216@\301A\"\300A\231`\320\024\376\207@\240Z\250v\260W\270\377J\300a\300t\3101\310\377C\310r\320QR\320R\027X\320X_\000Z\257\004\206B\351!\177M\260\021\260!\330\014T\005\375\002\365@R\320/?\270q\377\300\001\340\010\016\320\016\047\377\240q\250\006\250a\330\010\177\014\320\014\035\230Q\230\007\000\377\t\210\021\210%\210q\330\367\010\016\210\025\000\020\220\001\330\375\010\325B\022\220$\220a\220\177s\230%\230~\250\\\231@\375\014\006\010\320->\270a\270\377}\320L\\\320\\]\320\367]^\330\017\013@\300\001\330\016\035\017|\320K\216!/\000\220\201Y\304\205\002\376\363 \220\021\220\047\230\021\330\353\020\027\341\205\003A\227\tr\240\022\357\2401\240D\201`\024\250Q\377\250f\260A\260S\270\002\357\270!\2704\244!\330\014\r\337\210Q\210g\220\217`\023\220\374\342`\250R\017\210v\220W\230\377A\330\020\026\220d\230!\377\2303\230e\240>\3201_B\300!\3008\335\006\340\022\010\3672\240R\364#\250t\2601\273\260D\346@\023\270B\300 v\017\300Q\300a\352$\245\022\350*\3032\377\320?S\320Sc\320c\277d\320de\330\010\312A\047\375\220\305\205\0024\210r\220\022\220\3673\220a\232A.\240\001\240\377\037\260\001\260\024\260R\260\367|\3001\335`\010\017\210q\277\320\004K\3101\340\007\000t\377\2206\230\021\230&\240\010\017\250\r\260Q";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2210, 2899);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (2872 bytes) */
-static const char bytes[] = " bytes of (tree fragment)?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)_fastmatch/_scan_event.pxiadd_notedisableenablegcisenabledsplice wrote MetadataNonePanicRequestRequestReceivedRequestResponseResponseCompleteResponseStartedScannedEventScannedEvent.__reduce_cython__ScannedEvent.__setstate_cython__ScannedEvent.renderScannerScanner.__reduce_cython__Scanner.__setstate_cython__Scanner.scanScanner.scan_many__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Scanner__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_fastmatch._scan_is_coroutineannotation_prefixannotations_valueapi_valueapi_versionappend_annotationsasyncio.coroutinesccline_in_tracebackcountcutdatadecode_strdescribeenvelopeextrafirstgetiitemskind_valuelevel_valuemmax_bytesmergedobjectomit_managed_fieldsoriginsoutppartitionpatchpiecepopposrankrenderrequest_valueresponse_valuescanscan_manyselfsetdefaultsizeslotsourcestateupdateuse_setstatevaluevaluesw\"Event\"\"Metadata\"\"None\"\"Panic\"\"Request\"\"RequestReceived\"\"RequestResponse\"\"ResponseComplete\"\"ResponseStarted\"\"audit.k8s.io/v1\"{}\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220^\2404\240z\260\024\260Q\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230=\250\007\250u\260C\260t\2709\300G\3105\320PS\320SW\320W_\320_f\320fg\330\004""\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200A\360\006\000\t$\2403\240a\240q\330\010\030\230\001\230\030\240\021\340\010\014\210E\220\025\220a\220q\330\014\024\220F\230!\2301\340\014\017\210t\2201\220G\2303\230f\240D\250\002\250\"\320,<\270A\270Z\300q\330\020\023\2201\220E\230\024\230V\2401\240G\2507\260!\2604\260z\300\021\330\010\017\210q\200A\360\022\000\t\037\230n\320,=\270Q\270d\300!\330\010\032\230!\2304\230q\340\010\037\230q\330\010\035\230T\240\031\250#\250Z\260s\270$\270h\300c\310\021\330\010\047\240v\250W\260E\270\024\270T\300\030\310\023\310A\340\010!\240\021\330\010\047\240q\330\010$\240A\330\010%\240Q\340\010\032\230!\340\010\013\210;\220a\220v\230S\240\004\240A\330\014\032\230)\2401\240A\330\010\013\2101\330\014\017\210t\2208\2303\230j\250\004\250E\260\023\260M\300\024\300T\310\026\310s\320RS\330\020 \240\004\240E\250\021\250$\250i\260q\330\014\017\210t\2209\230C\230z\250\024\250U\260#\260Q\330\020!\240\024\240U\250!\2504\250z\270\021\330\010\013\2106\220\027\230\001\330\014\017\210t\2201\330\020$\240D\250\r\260Q\260a\330\021\030\230\007\230q\330\020$\240A\360\006\000\t\014\2101\330\014\031\230\024\230V\2401\240D\250\r\260T\270\031\300#\300_\320TU\330\014\030\230\004\230F\240!\2404\240|\2604\260x\270s\300/\320QU\320UV\330\014\024\220B\220b\320\030(\250\001\250\034\260R\260s\270\"\320<L\310A\310Q\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\025\220U\230+\240S\250\003\2501\250F\260!\2603\260b\270\001\270\024\270Q\270d\300\"\300A\330\014\024\320\024$\240A\240Z\250v\260W\270J\300a\300t\3101\310C\310r\320QR\320RX\320XY\320YZ\330\014\024\220A\330\010\013\2101\330\014 \240\004\240M\260\021\260!\330\014""\025\220U\230+\240S\250\002\250#\250R\320/?\270q\300\001\340\010\016\320\016\047\240q\250\006\250a\330\010\014\320\014\035\230Q\230a\330\010\t\210\021\210%\210q\330\010\016\210a\330\010\020\220\001\330\010\013\2101\330\014\022\220$\220a\220s\230%\230~\250\\\270\021\330\014\022\220$\220a\220s\230%\230~\320->\270a\270}\320L\\\320\\]\320]^\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\270|\320K[\320[\\\320\\]\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\024\220A\330\014\022\220$\220a\220s\230%\230r\240\022\2401\240D\250\001\250\024\250Q\250f\260A\260S\270\002\270!\2704\270q\300\001\330\014\r\210Q\210g\220Q\330\014\023\2201\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\017\210v\220W\230A\330\020\026\220d\230!\2303\230e\240>\3201B\300!\3008\320K[\320[\\\320\\]\340\020\026\220d\230!\2303\230e\2402\240R\240q\250\006\250a\250t\2601\260D\270\001\270\023\270B\270a\270v\300Q\300a\330\010\013\2101\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\320?S\320Sc\320cd\320de\330\010\t\210\021\210\047\220\021\330\010\013\2104\210r\220\022\2203\220a\330\014\022\220.\240\001\240\037\260\001\260\024\260R\260|\3001\300A\330\010\017\210q\320\004K\3101\340\010\017\210t\2206\230\021\230&\240\010\250\r\260Q";
+    #else /* compression: none (2899 bytes) */
+static const char bytes[] = " bytes of (tree fragment)?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)_fastmatch/_scan_event.pxi_fastmatch/_scan_reader.pxiadd_notedisableenablegcisenabledsplice wrote MetadataNonePanicRequestRequestReceivedRequestResponseResponseCompleteResponseStartedScannedEventScannedEvent.__reduce_cython__ScannedEvent.__setstate_cython__ScannedEvent.renderScannerScanner.__reduce_cython__Scanner.__setstate_cython__Scanner.scanScanner.scan_many__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Scanner__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_fastmatch._scan_is_coroutineannotation_prefixannotations_valueapi_valueapi_versionappend_annotationsasyncio.coroutinesccline_in_tracebackcountcutdatadecode_strdescribeenvelopeextrafirstgetiitemskind_valuelevel_valuemmax_bytesmergedobjectomit_managed_fieldsoriginsoutppartitionpatchpiecepopposrankrenderrequest_valueresponse_valuescanscan_manyselfsetdefaultsizeslotsourcestateupdateuse_setstatevaluevaluesw\"Event\"\"Metadata\"\"None\"\"Panic\"\"Request\"\"RequestReceived\"\"RequestResponse\"\"ResponseComplete\"\"ResponseStarted\"\"audit.k8s.io/v1\"{}\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220^\2404\240z\260\024\260Q\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230=\250\007\250u\260C\260t\2709\300G\3105\320PS\320SW""\320W_\320_f\320fg\330\004\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200A\360\006\000\t$\2403\240a\240q\330\010\030\230\001\230\030\240\021\340\010\014\210E\220\025\220a\220q\330\014\024\220F\230!\2301\340\014\017\210t\2201\220G\2303\230f\240D\250\002\250\"\320,<\270A\270Z\300q\330\020\023\2201\220E\230\024\230V\2401\240G\2507\260!\2604\260z\300\021\330\010\017\210q\200A\360\022\000\t\037\230n\320,=\270Q\270d\300!\330\010\032\230!\2304\230q\340\010\037\230q\330\010\035\230T\240\031\250#\250Z\260s\270$\270h\300c\310\021\330\010\047\240v\250W\260E\270\024\270T\300\030\310\023\310A\340\010!\240\021\330\010\047\240q\330\010$\240A\330\010%\240Q\340\010\032\230!\340\010\013\210;\220a\220v\230S\240\004\240A\330\014\032\230)\2401\240A\330\010\013\2101\330\014\017\210t\2208\2303\230j\250\004\250E\260\023\260M\300\024\300T\310\026\310s\320RS\330\020 \240\004\240E\250\021\250$\250i\260q\330\014\017\210t\2209\230C\230z\250\024\250U\260#\260Q\330\020!\240\024\240U\250!\2504\250z\270\021\330\010\013\2106\220\027\230\001\330\014\017\210t\2201\330\020$\240D\250\r\260Q\260a\330\021\030\230\007\230q\330\020$\240A\360\006\000\t\014\2101\330\014\031\230\024\230V\2401\240D\250\r\260T\270\031\300#\300_\320TU\330\014\030\230\004\230F\240!\2404\240|\2604\260x\270s\300/\320QU\320UV\330\014\024\220B\220b\320\030(\250\001\250\034\260R\260s\270\"\320<L\310A\310Q\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\025\220U\230+\240S\250\003\2501\250F\260!\2603\260b\270\001\270\024\270Q\270d\300\"\300A\330\014\024\320\024$\240A\240Z\250v\260W\270J\300a\300t\3101\310C\310r\320QR\320RX\320XY\320YZ\330\014\024\220A\330\010\013\2101\330\014 \240\004""\240M\260\021\260!\330\014\025\220U\230+\240S\250\002\250#\250R\320/?\270q\300\001\340\010\016\320\016\047\240q\250\006\250a\330\010\014\320\014\035\230Q\230a\330\010\t\210\021\210%\210q\330\010\016\210a\330\010\020\220\001\330\010\013\2101\330\014\022\220$\220a\220s\230%\230~\250\\\270\021\330\014\022\220$\220a\220s\230%\230~\320->\270a\270}\320L\\\320\\]\320]^\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\270|\320K[\320[\\\320\\]\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\024\220A\330\014\022\220$\220a\220s\230%\230r\240\022\2401\240D\250\001\250\024\250Q\250f\260A\260S\270\002\270!\2704\270q\300\001\330\014\r\210Q\210g\220Q\330\014\023\2201\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\017\210v\220W\230A\330\020\026\220d\230!\2303\230e\240>\3201B\300!\3008\320K[\320[\\\320\\]\340\020\026\220d\230!\2303\230e\2402\240R\240q\250\006\250a\250t\2601\260D\270\001\270\023\270B\270a\270v\300Q\300a\330\010\013\2101\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\320?S\320Sc\320cd\320de\330\010\t\210\021\210\047\220\021\330\010\013\2104\210r\220\022\2203\220a\330\014\022\220.\240\001\240\037\260\001\260\024\260R\260|\3001\300A\330\010\017\210q\320\004K\3101\340\010\017\210t\2206\230\021\230&\240\010\250\r\260Q";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 107; i++) {
+    for (int i = 0; i < 108; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
-      if (likely(string) && i >= 13) PyUnicode_InternInPlace(&string);
+      if (likely(string) && i >= 14) PyUnicode_InternInPlace(&string);
       if (unlikely(!string)) {
         Py_XDECREF(data);
         __PYX_ERR(0, 1, __pyx_L1_error)
@@ -17103,8 +17100,8 @@ static const char bytes[] = " bytes of (tree fragment)?Note that Cython is delib
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 107; i < 126; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-107].length;
+    for (int i = 108; i < 127; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-108].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -17114,14 +17111,14 @@ static const char bytes[] = " bytes of (tree fragment)?Note that Cython is delib
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 126; i++) {
+    for (Py_ssize_t i = 0; i < 127; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 107;
+      PyObject **table = stringtab + 108;
       for (Py_ssize_t i=0; i<19; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
@@ -17188,7 +17185,7 @@ typedef struct {
     unsigned int num_kwonly_args : 1;
     unsigned int nlocals : 5;
     unsigned int flags : 10;
-    unsigned int first_line : 9;
+    unsigned int first_line : 7;
 } __Pyx_PyCode_New_function_description;
 #ifdef __cplusplus
 } /* anonymous namespace */
@@ -17208,7 +17205,7 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
   PyObject* tuple_dedup_map = PyDict_New();
   if (unlikely(!tuple_dedup_map)) return -1;
   {
-    const __Pyx_PyCode_New_function_description descr = {6, 0, 0, 24, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 173};
+    const __Pyx_PyCode_New_function_description descr = {6, 0, 0, 24, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 76};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_rank, __pyx_mstate->__pyx_n_u_omit_managed_fields, __pyx_mstate->__pyx_n_u_extra, __pyx_mstate->__pyx_n_u_merged, __pyx_mstate->__pyx_n_u_cut, __pyx_mstate->__pyx_n_u_p, __pyx_mstate->__pyx_n_u_m, __pyx_mstate->__pyx_n_u_c, __pyx_mstate->__pyx_n_u_slot, __pyx_mstate->__pyx_n_u_size, __pyx_mstate->__pyx_n_u_pos, __pyx_mstate->__pyx_n_u_describe, __pyx_mstate->__pyx_n_u_append_annotations, __pyx_mstate->__pyx_n_u_kind_value, __pyx_mstate->__pyx_n_u_api_value, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_piece, __pyx_mstate->__pyx_n_u_level_value, __pyx_mstate->__pyx_n_u_annotations_value, __pyx_mstate->__pyx_n_u_request_value, __pyx_mstate->__pyx_n_u_response_value, __pyx_mstate->__pyx_n_u_w, __pyx_mstate->__pyx_n_u_first};
     __pyx_mstate_global->__pyx_codeobj_tab[0] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastmatch__scan_event_pxi, __pyx_mstate->__pyx_n_u_render, __pyx_mstate->__pyx_kp_b_iso88591_A_n_Qd_4q_q_T_Zs_hc_vWE_T_A_q_A, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[0])) goto bad;
   }
@@ -17223,14 +17220,14 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[2] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[2])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 351};
+    const __Pyx_PyCode_New_function_description descr = {4, 0, 0, 8, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 72};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_values, __pyx_mstate->__pyx_n_u_origins, __pyx_mstate->__pyx_n_u_max_bytes, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_count, __pyx_mstate->__pyx_n_u_out, __pyx_mstate->__pyx_n_u_value};
-    __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastmatch__scan_event_pxi, __pyx_mstate->__pyx_n_u_scan_many, __pyx_mstate->__pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZq_1E_V1G, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[3] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastmatch__scan_reader_pxi, __pyx_mstate->__pyx_n_u_scan_many, __pyx_mstate->__pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZq_1E_V1G, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[3])) goto bad;
   }
   {
-    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 364};
+    const __Pyx_PyCode_New_function_description descr = {5, 0, 0, 5, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 85};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_self, __pyx_mstate->__pyx_n_u_data, __pyx_mstate->__pyx_n_u_source, __pyx_mstate->__pyx_n_u_api_version, __pyx_mstate->__pyx_n_u_envelope};
-    __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastmatch__scan_event_pxi, __pyx_mstate->__pyx_n_u_scan, __pyx_mstate->__pyx_kp_b_iso88591_K1_t6_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[4] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastmatch__scan_reader_pxi, __pyx_mstate->__pyx_n_u_scan, __pyx_mstate->__pyx_kp_b_iso88591_K1_t6_Q, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[4])) goto bad;
   }
   {
     const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 1};

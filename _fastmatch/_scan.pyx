@@ -15,6 +15,13 @@
 #
 # JSON is validated as strictly as msgspec does it (RFC 8259; lone surrogate
 # escapes refused), so a record the reference would reject never passes here.
+#
+# This file: the JSON walk (strings eight bytes at a time, containers with a
+# bracket stack) and the member spans. Included, split only to keep each file
+# readable:
+#   _scan_splice.pxi   copying spans into compact output; the managed-fields cut
+#   _scan_event.pxi    ScannedEvent: what a scan found, and render()
+#   _scan_reader.pxi   Scanner: scan() and scan_many(), the head fields, caches
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
@@ -305,5 +312,7 @@ cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:
     return p[m.start[c]] == 34
 
 
+include "_scan_splice.pxi"
 include "_scan_event.pxi"
+include "_scan_reader.pxi"
 

@@ -1,0 +1,118 @@
+"""The compiled scanner on its own: what it takes, what it declines, and what it reads.
+
+Declining is never an error (the record then goes the reference way, which
+tests/test_scan_differential.py holds it to), but a scanner that declined
+everything would make the compiled pass a no-op, and one that took what it
+should decline would change output: both show here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from _fastmatch import Scanner
+from pipeline.model import decode_str
+
+from .helpers import event, line
+
+pytestmark = pytest.mark.skipif(
+    Scanner is None, reason="the compiled scanner is disabled (AUDITPIPE_NO_EXTENSIONS): the compiled tier runs this"
+)
+V1 = b'"audit.k8s.io/v1"'
+
+
+def scan(record: bytes) -> object:
+    assert Scanner is not None
+    return Scanner("auditpipe.io/", decode_str).scan(record, "f:1", V1)
+
+
+def nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        line(event()),
+        json.dumps(event(), indent=4).encode(),  # whitespace anywhere
+        line(event(annotations={"why": 'RBAC: "admin"\n'}, user={"username": "jos\u00e9"})),  # escapes in values
+        line(event(requestURI="/api/v1/pods?labelSelector=a%3Db\u0026x")),
+        line(event(objectRef=None, kind=None, apiVersion=None)),
+        line({**event(), "extra": nested(60)}),
+        line({**event(), **{f"k{i}": i for i in range(40)}}),
+    ],
+)
+def test_takes_plain_events(record: bytes) -> None:
+    assert scan(record) is not None
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        json.dumps(event(user={"username": "jos\u00e9"}), ensure_ascii=False).encode(),  # not ASCII (UTF-8)
+        json.dumps(event(user={"username": "jos\u00e9"})).encode().replace(b'"user"', b'"us\\u0065r"'),
+        line(event())[:-1] + b',"verb":"get"}',  # a duplicate key
+        line({**event(), "extra": nested(70)}),  # nesting past the scanner's depth
+        line({**event(), **{f"k{i}": i for i in range(70)}}),  # more members than it records
+        line(event(level="Verbose")),
+        line(event(stage=None)),  # a required field missing
+        line({**event(), "log_type": "audit"}),  # an OpenShift record
+        line(event(user={"username": None})),
+        line(event(objectRef={"resource": 1})),
+        line(event())[:-1],  # truncated
+        line(event()) + b"x",
+        line(event())[:-1] + b',"n":1.}',
+        line(event())[:-1] + b',"n":"\\ud83d\\ude00"}',  # a surrogate pair: left to msgspec
+        b'{"level":"Metadata"}',
+        b"[]",
+    ],
+)
+def test_declines_what_it_cannot_treat_exactly(record: bytes) -> None:
+    assert scan(record) is None
+
+
+def test_reads_what_the_policy_needs() -> None:
+    scanned = scan(
+        line(
+            event(
+                requestURI="/apis/apps/v1/namespaces/prod/deployments/web/scale?dryRun=All",
+                objectRef={"resource": "deployments", "namespace": "prod", "name": "web", "apiGroup": "apps"},
+                user={"username": "", "groups": None},
+            )
+        )
+    )
+    assert scanned is not None
+    assert scanned.request == (
+        None,  # kube's nil user: an empty user with no groups
+        (),
+        "create",
+        "prod",
+        "apps",
+        "deployments",
+        "",
+        "web",
+        "/apis/apps/v1/namespaces/prod/deployments/web/scale",
+        True,
+        "RequestResponse",
+    )
+    assert (scanned.level, scanned.stage, scanned.audit_id) == (
+        "RequestResponse",
+        "ResponseComplete",
+        event()["auditID"],
+    )
+
+
+def test_render_cuts_levels_and_adds_annotations() -> None:
+    scanned = scan(json.dumps(event(kind=None), indent=1).encode())
+    assert scanned is not None
+    out = json.loads(scanned.render(1, False, b'"a.io/rule":"3"', None, lambda body: body))
+    assert list(out)[:2] == ["kind", "apiVersion"] and out["level"] == "Metadata"
+    assert "requestObject" not in out and "responseObject" not in out
+    assert out["annotations"] == {"authorization.k8s.io/decision": "allow", "a.io/rule": "3"}
+    kept = json.loads(scanned.render(3, True, None, None, lambda body: body))
+    assert kept["requestObject"]["metadata"] == {"name": "web"}  # managed fields cut
