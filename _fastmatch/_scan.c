@@ -1713,7 +1713,18 @@ enum  {
   __pyx_e_10_fastmatch_5_scan_REQUEST_RESPONSE_RANK = 3
 };
 
-/* "_fastmatch/_scan.pyx":250
+/* "_fastmatch/_scan_splice.pxi":90
+ * 
+ * 
+ * cdef enum:             # <<<<<<<<<<<<<<
+ *     CUT_DEPTH = 8  # lists of lists of ...: deeper than any API response, left to the reference
+ * 
+*/
+enum  {
+  __pyx_e_10_fastmatch_5_scan_CUT_DEPTH = 8
+};
+
+/* "_fastmatch/_scan.pyx":286
  * 
  * 
  * ctypedef struct Members:             # <<<<<<<<<<<<<<
@@ -1974,6 +1985,50 @@ static CYTHON_INLINE PyObject* __Pyx_PyObject_GetAttrStrNoError(PyObject* obj, P
 /* GetBuiltinName.proto */
 static PyObject *__Pyx_GetBuiltinName(PyObject *name);
 
+/* FormatTypeName.proto (used by RaiseErrorWithObjectType1) */
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX >= 0x030d0000
+typedef PyObject *__Pyx_TypeName;
+#define __Pyx_FMT_TYPENAME "%N"
+#define __Pyx_PyType_GetFullyQualifiedName(tp) Py_NewRef((PyObject*)tp)
+#define __Pyx_DECREF_TypeName(obj) Py_DECREF(obj)
+#elif CYTHON_COMPILING_IN_LIMITED_API
+typedef PyObject *__Pyx_TypeName;
+#define __Pyx_FMT_TYPENAME "%U"
+#define __Pyx_DECREF_TypeName(obj) Py_XDECREF(obj)
+static __Pyx_TypeName __Pyx_PyType_GetFullyQualifiedName(PyTypeObject* tp);
+#else  // !LIMITED_API
+typedef const char *__Pyx_TypeName;
+#define __Pyx_FMT_TYPENAME "%.200s"
+#define __Pyx_PyType_GetFullyQualifiedName(tp) ((tp)->tp_name)
+#define __Pyx_DECREF_TypeName(obj)
+#endif
+
+/* RaiseErrorWithObjectType1.proto (used by RaiseUnexpectedTypeError) */
+#define __Pyx_RaiseTypeErrorWithObjectType1(message, arg, obj) __Pyx_RaiseErrorWithObjectType1(PyExc_TypeError, message, arg, obj)
+#define __Pyx_RaiseErrorWithObjectType1(exc_type, message, arg, obj) __Pyx_RaiseErrorWithType1(exc_type, message, arg, Py_TYPE(obj))
+CYTHON_UNUSED
+static void __Pyx_RaiseErrorWithType1(PyObject* exc_type, const char* message, const char *arg, PyTypeObject *type_obj);
+
+/* RaiseUnexpectedTypeError.proto */
+CYTHON_UNUSED
+static int __Pyx_RaiseUnexpectedTypeError(const char *expected, PyObject *obj);
+
+/* IncludeStringH.proto */
+#include <string.h>
+
+/* ListAppend.proto */
+#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
+static CYTHON_INLINE int __Pyx_PyList_Append(PyObject* list, PyObject* x);
+#else
+#define __Pyx_PyList_Append(L,x) PyList_Append(L,x)
+#endif
+
+/* PyObjectCallMethod1.proto (used by StringJoin) */
+static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod1(PyObject* obj, PyObject* method_name, PyObject* arg);
+
+/* StringJoin.proto */
+static CYTHON_INLINE PyObject* __Pyx_PyBytes_Join(PyObject* sep, PyObject* values);
+
 /* CopyObjectArray.proto (used by TupleOrListFromArrayImpl) */
 #if CYTHON_COMPILING_IN_CPYTHON
 static CYTHON_INLINE void __Pyx_copy_object_array(PyObject *const *CYTHON_RESTRICT src, PyObject** CYTHON_RESTRICT dest, Py_ssize_t length);
@@ -1989,9 +2044,6 @@ __Pyx_PyTuple_FromArray(PyObject *const *src, Py_ssize_t n);
 
 /* TupleFromArray.proto (used by fastcall) */
 
-
-/* IncludeStringH.proto (used by PyObjectCompare) */
-#include <string.h>
 
 /* PyObjectCompare.proto (used by UnicodeEquals) */
 static CYTHON_INLINE int __Pyx_PyObject_CompareBoolEq_str_str(PyObject *op1, PyObject *op2, int pyop);
@@ -2209,34 +2261,6 @@ static void __Pyx_RaiseArgtupleInvalid(const char* func_name, int exact,
 /* PyObjectCompare.proto */
 static CYTHON_INLINE int __Pyx_PyObject_CompareBoolNe_object_str(PyObject *op1, PyObject *op2, int pyop);
 
-/* FormatTypeName.proto (used by RaiseErrorWithObjectType1) */
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX >= 0x030d0000
-typedef PyObject *__Pyx_TypeName;
-#define __Pyx_FMT_TYPENAME "%N"
-#define __Pyx_PyType_GetFullyQualifiedName(tp) Py_NewRef((PyObject*)tp)
-#define __Pyx_DECREF_TypeName(obj) Py_DECREF(obj)
-#elif CYTHON_COMPILING_IN_LIMITED_API
-typedef PyObject *__Pyx_TypeName;
-#define __Pyx_FMT_TYPENAME "%U"
-#define __Pyx_DECREF_TypeName(obj) Py_XDECREF(obj)
-static __Pyx_TypeName __Pyx_PyType_GetFullyQualifiedName(PyTypeObject* tp);
-#else  // !LIMITED_API
-typedef const char *__Pyx_TypeName;
-#define __Pyx_FMT_TYPENAME "%.200s"
-#define __Pyx_PyType_GetFullyQualifiedName(tp) ((tp)->tp_name)
-#define __Pyx_DECREF_TypeName(obj)
-#endif
-
-/* RaiseErrorWithObjectType1.proto (used by RaiseUnexpectedTypeError) */
-#define __Pyx_RaiseTypeErrorWithObjectType1(message, arg, obj) __Pyx_RaiseErrorWithObjectType1(PyExc_TypeError, message, arg, obj)
-#define __Pyx_RaiseErrorWithObjectType1(exc_type, message, arg, obj) __Pyx_RaiseErrorWithType1(exc_type, message, arg, Py_TYPE(obj))
-CYTHON_UNUSED
-static void __Pyx_RaiseErrorWithType1(PyObject* exc_type, const char* message, const char *arg, PyTypeObject *type_obj);
-
-/* RaiseUnexpectedTypeError.proto */
-CYTHON_UNUSED
-static int __Pyx_RaiseUnexpectedTypeError(const char *expected, PyObject *obj);
-
 /* PyObjectCompare.proto */
 static CYTHON_INLINE int __Pyx_PyObject_CompareBoolNe_str_str(PyObject *op1, PyObject *op2, int pyop);
 
@@ -2306,13 +2330,6 @@ static PyObject* __Pyx__CallUnboundCMethod1(__Pyx_CachedCFunction* cfunc, PyObje
 static CYTHON_INLINE PyObject* __Pyx_CallUnboundCMethod1(__Pyx_CachedCFunction* cfunc, PyObject* self, PyObject* arg);
 #else
 #define __Pyx_CallUnboundCMethod1(cfunc, self, arg)  __Pyx__CallUnboundCMethod1(cfunc, self, arg)
-#endif
-
-/* ListAppend.proto */
-#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
-static CYTHON_INLINE int __Pyx_PyList_Append(PyObject* list, PyObject* x);
-#else
-#define __Pyx_PyList_Append(L,x) PyList_Append(L,x)
 #endif
 
 /* py_dict_clear.proto */
@@ -2739,9 +2756,6 @@ static void __pyx_insert_code_object(int code_line, __Pyx_CachedCodeObjectType* 
 static void __Pyx_AddTraceback(const char *funcname, int c_line,
                                int py_line, const char *filename);
 
-/* PyObjectCallMethod1.proto */
-static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod1(PyObject* obj, PyObject* method_name, PyObject* arg);
-
 /* CheckUnpickleChecksumError.export */
 static void __Pyx_RaiseUnpickleChecksumError(long checksum, long checksum1, long checksum2, long checksum3, const char *members);
 
@@ -2776,6 +2790,9 @@ static PyObject *__Pyx_Object_VectorcallMethodKwds(PyObject *name, PyObject *con
 
 /* CIntToPy.proto */
 static CYTHON_INLINE PyObject* __Pyx_PyLong_From_int(int value);
+
+/* CIntToPy.proto */
+static CYTHON_INLINE PyObject* __Pyx_PyLong_From___pyx_anon_enum(int value);
 
 /* CIntToPy.proto */
 static CYTHON_INLINE PyObject* __Pyx_PyLong_From_long(long value);
@@ -2913,6 +2930,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__ws(__pyx_t_10_fastmatch_5_
 static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5_scan_uchar); /*proto*/
 static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t); /*proto*/
+static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
 static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t, int *); /*proto*/
 static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
 static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
@@ -2923,8 +2941,11 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastm
 static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__put(char *, Py_ssize_t, __pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t); /*proto*/
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__has_backslash(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
 static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
-static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_scan_uchar const *, __pyx_t_10_fastmatch_5_scan_Members const *, int, int, PyObject *); /*proto*/
-static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t); /*proto*/
+static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_scan_uchar const *, __pyx_t_10_fastmatch_5_scan_Members const *, int, int const *, PyObject *); /*proto*/
+static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan__replacement_for(int, int const *, PyObject *, int); /*proto*/
+static PyObject *__pyx_f_10_fastmatch_5_scan__cut_body(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t, int); /*proto*/
+static PyObject *__pyx_f_10_fastmatch_5_scan__cut_elements(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t, int, int); /*proto*/
+static PyObject *__pyx_f_10_fastmatch_5_scan__cut_row(__pyx_t_10_fastmatch_5_scan_uchar const *, Py_ssize_t, Py_ssize_t, int); /*proto*/
 static PyObject *__pyx_f_10_fastmatch_5_scan___pyx_unpickle_Scanner__set_state(struct __pyx_obj_10_fastmatch_5_scan_Scanner *, PyObject *); /*proto*/
 /* #### Code section: typeinfo ### */
 /* #### Code section: before_global_var ### */
@@ -2939,6 +2960,7 @@ static PyObject *__pyx_builtin_object;
 static const char __pyx_k_kind[] = "kind";
 static const char __pyx_k_name[] = "name";
 static const char __pyx_k_null[] = "null";
+static const char __pyx_k_rows[] = "rows";
 static const char __pyx_k_true[] = "true";
 static const char __pyx_k_user[] = "user";
 static const char __pyx_k_verb[] = "verb";
@@ -2949,6 +2971,7 @@ static const char __pyx_k_level[] = "level";
 static const char __pyx_k_stage[] = "stage";
 static const char __pyx_k_groups[] = "groups";
 static const char __pyx_k_kind_2[] = "\"kind\":";
+static const char __pyx_k_object[] = "object";
 static const char __pyx_k_auditID[] = "auditID";
 static const char __pyx_k_apiGroup[] = "apiGroup";
 static const char __pyx_k_log_type[] = "log_type";
@@ -3074,7 +3097,7 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_tuple[5];
     PyObject *__pyx_codeobj_tab[8];
-    PyObject *__pyx_string_tab[127];
+    PyObject *__pyx_string_tab[131];
     PyObject *__pyx_number_tab[1];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
@@ -3124,10 +3147,10 @@ static __pyx_mstatetype __pyx_mstate_global_static =
 static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_static;
 #endif
 /* #### Code section: constant_name_defines ### */
-#define __pyx_kp_u__4 __pyx_string_tab[0]
+#define __pyx_kp_u__7 __pyx_string_tab[0]
 #define __pyx_kp_u_bytes_of __pyx_string_tab[1]
 #define __pyx_kp_u_tree_fragment __pyx_string_tab[2]
-#define __pyx_kp_u__3 __pyx_string_tab[3]
+#define __pyx_kp_u_ __pyx_string_tab[3]
 #define __pyx_kp_u_Note_that_Cython_is_deliberately __pyx_string_tab[4]
 #define __pyx_kp_u_Pickling_of_struct_members_such __pyx_string_tab[5]
 #define __pyx_kp_u_fastmatch__scan_event_pxi __pyx_string_tab[6]
@@ -3200,57 +3223,61 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_n_u_get __pyx_string_tab[73]
 #define __pyx_n_u_i __pyx_string_tab[74]
 #define __pyx_n_u_items __pyx_string_tab[75]
-#define __pyx_n_u_kind_value __pyx_string_tab[76]
-#define __pyx_n_u_level_value __pyx_string_tab[77]
-#define __pyx_n_u_m __pyx_string_tab[78]
-#define __pyx_n_u_max_bytes __pyx_string_tab[79]
-#define __pyx_n_u_merged __pyx_string_tab[80]
-#define __pyx_n_u_object __pyx_string_tab[81]
-#define __pyx_n_u_omit_managed_fields __pyx_string_tab[82]
-#define __pyx_n_u_origins __pyx_string_tab[83]
-#define __pyx_n_u_out __pyx_string_tab[84]
-#define __pyx_n_u_p __pyx_string_tab[85]
-#define __pyx_n_u_partition __pyx_string_tab[86]
-#define __pyx_n_u_patch __pyx_string_tab[87]
-#define __pyx_n_u_piece __pyx_string_tab[88]
-#define __pyx_n_u_pop __pyx_string_tab[89]
-#define __pyx_n_u_pos __pyx_string_tab[90]
-#define __pyx_n_u_rank __pyx_string_tab[91]
-#define __pyx_n_u_render __pyx_string_tab[92]
-#define __pyx_n_u_request_value __pyx_string_tab[93]
-#define __pyx_n_u_response_value __pyx_string_tab[94]
-#define __pyx_n_u_scan __pyx_string_tab[95]
-#define __pyx_n_u_scan_many __pyx_string_tab[96]
-#define __pyx_n_u_self __pyx_string_tab[97]
-#define __pyx_n_u_setdefault __pyx_string_tab[98]
-#define __pyx_n_u_size __pyx_string_tab[99]
-#define __pyx_n_u_slot __pyx_string_tab[100]
-#define __pyx_n_u_source __pyx_string_tab[101]
-#define __pyx_n_u_state __pyx_string_tab[102]
-#define __pyx_n_u_update __pyx_string_tab[103]
-#define __pyx_n_u_use_setstate __pyx_string_tab[104]
-#define __pyx_n_u_value __pyx_string_tab[105]
-#define __pyx_n_u_values __pyx_string_tab[106]
-#define __pyx_n_u_w __pyx_string_tab[107]
-#define __pyx_kp_b_Event __pyx_string_tab[108]
-#define __pyx_kp_b_Metadata_2 __pyx_string_tab[109]
-#define __pyx_kp_b_None_2 __pyx_string_tab[110]
-#define __pyx_kp_b_Panic_2 __pyx_string_tab[111]
-#define __pyx_kp_b_Request_2 __pyx_string_tab[112]
-#define __pyx_kp_b_RequestReceived_2 __pyx_string_tab[113]
-#define __pyx_kp_b_RequestResponse_2 __pyx_string_tab[114]
-#define __pyx_kp_b_ResponseComplete_2 __pyx_string_tab[115]
-#define __pyx_kp_b_ResponseStarted_2 __pyx_string_tab[116]
-#define __pyx_kp_b_audit_k8s_io_v1 __pyx_string_tab[117]
-#define __pyx_kp_b_ __pyx_string_tab[118]
-#define __pyx_kp_b__2 __pyx_string_tab[119]
-#define __pyx_kp_b_iso88591_Q __pyx_string_tab[120]
-#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[121]
-#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[122]
-#define __pyx_kp_b_iso88591_4z_Q_q_l_vWE_Q_q_t_uCt9G5PSSWW __pyx_string_tab[123]
-#define __pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZq_1E_V1G __pyx_string_tab[124]
-#define __pyx_kp_b_iso88591_A_n_Qd_4q_q_T_Zs_hc_vWE_T_A_q_A __pyx_string_tab[125]
-#define __pyx_kp_b_iso88591_K1_t6_Q __pyx_string_tab[126]
+#define __pyx_n_u_join __pyx_string_tab[76]
+#define __pyx_n_u_kind_value __pyx_string_tab[77]
+#define __pyx_n_u_level_value __pyx_string_tab[78]
+#define __pyx_n_u_m __pyx_string_tab[79]
+#define __pyx_n_u_max_bytes __pyx_string_tab[80]
+#define __pyx_n_u_merged __pyx_string_tab[81]
+#define __pyx_n_u_object __pyx_string_tab[82]
+#define __pyx_n_u_omit_managed_fields __pyx_string_tab[83]
+#define __pyx_n_u_origins __pyx_string_tab[84]
+#define __pyx_n_u_out __pyx_string_tab[85]
+#define __pyx_n_u_p __pyx_string_tab[86]
+#define __pyx_n_u_partition __pyx_string_tab[87]
+#define __pyx_n_u_patch __pyx_string_tab[88]
+#define __pyx_n_u_piece __pyx_string_tab[89]
+#define __pyx_n_u_pop __pyx_string_tab[90]
+#define __pyx_n_u_pos __pyx_string_tab[91]
+#define __pyx_n_u_rank __pyx_string_tab[92]
+#define __pyx_n_u_render __pyx_string_tab[93]
+#define __pyx_n_u_request_value __pyx_string_tab[94]
+#define __pyx_n_u_response_value __pyx_string_tab[95]
+#define __pyx_n_u_scan __pyx_string_tab[96]
+#define __pyx_n_u_scan_many __pyx_string_tab[97]
+#define __pyx_n_u_self __pyx_string_tab[98]
+#define __pyx_n_u_setdefault __pyx_string_tab[99]
+#define __pyx_n_u_size __pyx_string_tab[100]
+#define __pyx_n_u_slot __pyx_string_tab[101]
+#define __pyx_n_u_source __pyx_string_tab[102]
+#define __pyx_n_u_state __pyx_string_tab[103]
+#define __pyx_n_u_update __pyx_string_tab[104]
+#define __pyx_n_u_use_setstate __pyx_string_tab[105]
+#define __pyx_n_u_value __pyx_string_tab[106]
+#define __pyx_n_u_values __pyx_string_tab[107]
+#define __pyx_n_u_w __pyx_string_tab[108]
+#define __pyx_kp_b_Event __pyx_string_tab[109]
+#define __pyx_kp_b_Metadata_2 __pyx_string_tab[110]
+#define __pyx_kp_b_None_2 __pyx_string_tab[111]
+#define __pyx_kp_b_Panic_2 __pyx_string_tab[112]
+#define __pyx_kp_b_Request_2 __pyx_string_tab[113]
+#define __pyx_kp_b_RequestReceived_2 __pyx_string_tab[114]
+#define __pyx_kp_b_RequestResponse_2 __pyx_string_tab[115]
+#define __pyx_kp_b_ResponseComplete_2 __pyx_string_tab[116]
+#define __pyx_kp_b_ResponseStarted_2 __pyx_string_tab[117]
+#define __pyx_kp_b_audit_k8s_io_v1 __pyx_string_tab[118]
+#define __pyx_kp_b__3 __pyx_string_tab[119]
+#define __pyx_kp_b__2 __pyx_string_tab[120]
+#define __pyx_kp_b__4 __pyx_string_tab[121]
+#define __pyx_kp_b__5 __pyx_string_tab[122]
+#define __pyx_kp_b__6 __pyx_string_tab[123]
+#define __pyx_kp_b_iso88591_Q __pyx_string_tab[124]
+#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[125]
+#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[126]
+#define __pyx_kp_b_iso88591_4z_Q_q_l_vWE_Q_q_t_uCt9G5PSSWW __pyx_string_tab[127]
+#define __pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZq_1E_V1G __pyx_string_tab[128]
+#define __pyx_kp_b_iso88591_A_n_Qd_4q_q_T_Zs_hc_vWE_T_A_q_A __pyx_string_tab[129]
+#define __pyx_kp_b_iso88591_K1_t6_Q __pyx_string_tab[130]
 #define __pyx_int_3144236 __pyx_number_tab[0]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
@@ -3277,7 +3304,7 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<5; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
   for (int i=0; i<8; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<127; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<131; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<1; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -3312,7 +3339,7 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<5; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
   for (int i=0; i<8; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<127; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<131; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<1; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -3607,7 +3634,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
  * 
  * cdef inline uint64_t _special8(uint64_t x) noexcept:             # <<<<<<<<<<<<<<
  *     """Non-zero when one of the 8 bytes in ``x`` is a quote, a backslash, a control character or
- *     not ASCII.
+ *     not ASCII (the start or part of a UTF-8 sequence, which is then checked byte by byte).
 */
 
 static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __pyx_v_x) {
@@ -3661,7 +3688,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
  * 
  * cdef inline uint64_t _special8(uint64_t x) noexcept:             # <<<<<<<<<<<<<<
  *     """Non-zero when one of the 8 bytes in ``x`` is a quote, a backslash, a control character or
- *     not ASCII.
+ *     not ASCII (the start or part of a UTF-8 sequence, which is then checked byte by byte).
 */
 
   /* function exit code */
@@ -3674,6 +3701,407 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
 }
 
 /* "_fastmatch/_scan.pyx":83
+ * 
+ * 
+ * cdef int _utf8_length(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
+ *     """The length of the UTF-8 sequence at p[i] (a byte >= 0x80), or -1 if it is not valid
+ *     UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF)."""
+*/
+
+static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, Py_ssize_t __pyx_v_i, Py_ssize_t __pyx_v_n) {
+  __pyx_t_10_fastmatch_5_scan_uchar __pyx_v_c;
+  int __pyx_v_length;
+  int __pyx_v_k;
+  __pyx_t_10_fastmatch_5_scan_uchar __pyx_v_lo;
+  __pyx_t_10_fastmatch_5_scan_uchar __pyx_v_hi;
+  int __pyx_r;
+  int __pyx_t_1;
+  int __pyx_t_2;
+  __pyx_t_10_fastmatch_5_scan_uchar __pyx_t_3;
+  int __pyx_t_4;
+  int __pyx_t_5;
+  int __pyx_t_6;
+  int __pyx_t_7;
+
+  /* "_fastmatch/_scan.pyx":86
+ *     """The length of the UTF-8 sequence at p[i] (a byte >= 0x80), or -1 if it is not valid
+ *     UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF)."""
+ *     cdef uchar c = p[i]             # <<<<<<<<<<<<<<
+ *     cdef int length, k
+ *     cdef uchar lo = 0x80, hi = 0xBF  # the range of the second byte
+*/
+  __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
+
+  /* "_fastmatch/_scan.pyx":88
+ *     cdef uchar c = p[i]
+ *     cdef int length, k
+ *     cdef uchar lo = 0x80, hi = 0xBF  # the range of the second byte             # <<<<<<<<<<<<<<
+ *     if 0xC2 <= c <= 0xDF:
+ *         length = 2
+*/
+  __pyx_v_lo = 0x80;
+  __pyx_v_hi = 0xBF;
+
+  /* "_fastmatch/_scan.pyx":89
+ *     cdef int length, k
+ *     cdef uchar lo = 0x80, hi = 0xBF  # the range of the second byte
+ *     if 0xC2 <= c <= 0xDF:             # <<<<<<<<<<<<<<
+ *         length = 2
+ *     elif 0xE0 <= c <= 0xEF:
+*/
+  __pyx_t_1 = (0xC2 <= __pyx_v_c);
+  if (__pyx_t_1) {
+    __pyx_t_1 = (__pyx_v_c <= 0xDF);
+  }
+  if (__pyx_t_1) {
+
+
+    /* "_fastmatch/_scan.pyx":90
+ *     cdef uchar lo = 0x80, hi = 0xBF  # the range of the second byte
+ *     if 0xC2 <= c <= 0xDF:
+ *         length = 2             # <<<<<<<<<<<<<<
+ *     elif 0xE0 <= c <= 0xEF:
+ *         length = 3
+*/
+    __pyx_v_length = 2;
+
+    /* "_fastmatch/_scan.pyx":89
+ *     cdef int length, k
+ *     cdef uchar lo = 0x80, hi = 0xBF  # the range of the second byte
+ *     if 0xC2 <= c <= 0xDF:             # <<<<<<<<<<<<<<
+ *         length = 2
+ *     elif 0xE0 <= c <= 0xEF:
+*/
+    goto __pyx_L3;
+  }
+
+  /* "_fastmatch/_scan.pyx":91
+ *     if 0xC2 <= c <= 0xDF:
+ *         length = 2
+ *     elif 0xE0 <= c <= 0xEF:             # <<<<<<<<<<<<<<
+ *         length = 3
+ *         if c == 0xE0:
+*/
+  __pyx_t_1 = (0xE0 <= __pyx_v_c);
+  if (__pyx_t_1) {
+    __pyx_t_1 = (__pyx_v_c <= 0xEF);
+  }
+  if (__pyx_t_1) {
+
+
+    /* "_fastmatch/_scan.pyx":92
+ *         length = 2
+ *     elif 0xE0 <= c <= 0xEF:
+ *         length = 3             # <<<<<<<<<<<<<<
+ *         if c == 0xE0:
+ *             lo = 0xA0
+*/
+    __pyx_v_length = 3;
+
+    /* "_fastmatch/_scan.pyx":93
+ *     elif 0xE0 <= c <= 0xEF:
+ *         length = 3
+ *         if c == 0xE0:             # <<<<<<<<<<<<<<
+ *             lo = 0xA0
+ *         elif c == 0xED:
+*/
+    switch (__pyx_v_c) {
+      case 0xE0:
+
+      /* "_fastmatch/_scan.pyx":94
+ *         length = 3
+ *         if c == 0xE0:
+ *             lo = 0xA0             # <<<<<<<<<<<<<<
+ *         elif c == 0xED:
+ *             hi = 0x9F
+*/
+      __pyx_v_lo = 0xA0;
+
+      /* "_fastmatch/_scan.pyx":93
+ *     elif 0xE0 <= c <= 0xEF:
+ *         length = 3
+ *         if c == 0xE0:             # <<<<<<<<<<<<<<
+ *             lo = 0xA0
+ *         elif c == 0xED:
+*/
+      break;
+      case 0xED:
+
+      /* "_fastmatch/_scan.pyx":96
+ *             lo = 0xA0
+ *         elif c == 0xED:
+ *             hi = 0x9F             # <<<<<<<<<<<<<<
+ *     elif 0xF0 <= c <= 0xF4:
+ *         length = 4
+*/
+      __pyx_v_hi = 0x9F;
+
+      /* "_fastmatch/_scan.pyx":95
+ *         if c == 0xE0:
+ *             lo = 0xA0
+ *         elif c == 0xED:             # <<<<<<<<<<<<<<
+ *             hi = 0x9F
+ *     elif 0xF0 <= c <= 0xF4:
+*/
+      break;
+      default: break;
+    }
+
+    /* "_fastmatch/_scan.pyx":91
+ *     if 0xC2 <= c <= 0xDF:
+ *         length = 2
+ *     elif 0xE0 <= c <= 0xEF:             # <<<<<<<<<<<<<<
+ *         length = 3
+ *         if c == 0xE0:
+*/
+    goto __pyx_L3;
+  }
+
+  /* "_fastmatch/_scan.pyx":97
+ *         elif c == 0xED:
+ *             hi = 0x9F
+ *     elif 0xF0 <= c <= 0xF4:             # <<<<<<<<<<<<<<
+ *         length = 4
+ *         if c == 0xF0:
+*/
+  __pyx_t_1 = (0xF0 <= __pyx_v_c);
+  if (__pyx_t_1) {
+    __pyx_t_1 = (__pyx_v_c <= 0xF4);
+  }
+  if (__pyx_t_1) {
+
+
+    /* "_fastmatch/_scan.pyx":98
+ *             hi = 0x9F
+ *     elif 0xF0 <= c <= 0xF4:
+ *         length = 4             # <<<<<<<<<<<<<<
+ *         if c == 0xF0:
+ *             lo = 0x90
+*/
+    __pyx_v_length = 4;
+
+    /* "_fastmatch/_scan.pyx":99
+ *     elif 0xF0 <= c <= 0xF4:
+ *         length = 4
+ *         if c == 0xF0:             # <<<<<<<<<<<<<<
+ *             lo = 0x90
+ *         elif c == 0xF4:
+*/
+    switch (__pyx_v_c) {
+      case 0xF0:
+
+      /* "_fastmatch/_scan.pyx":100
+ *         length = 4
+ *         if c == 0xF0:
+ *             lo = 0x90             # <<<<<<<<<<<<<<
+ *         elif c == 0xF4:
+ *             hi = 0x8F
+*/
+      __pyx_v_lo = 0x90;
+
+      /* "_fastmatch/_scan.pyx":99
+ *     elif 0xF0 <= c <= 0xF4:
+ *         length = 4
+ *         if c == 0xF0:             # <<<<<<<<<<<<<<
+ *             lo = 0x90
+ *         elif c == 0xF4:
+*/
+      break;
+      case 0xF4:
+
+      /* "_fastmatch/_scan.pyx":102
+ *             lo = 0x90
+ *         elif c == 0xF4:
+ *             hi = 0x8F             # <<<<<<<<<<<<<<
+ *     else:
+ *         return -1
+*/
+      __pyx_v_hi = 0x8F;
+
+      /* "_fastmatch/_scan.pyx":101
+ *         if c == 0xF0:
+ *             lo = 0x90
+ *         elif c == 0xF4:             # <<<<<<<<<<<<<<
+ *             hi = 0x8F
+ *     else:
+*/
+      break;
+      default: break;
+    }
+
+    /* "_fastmatch/_scan.pyx":97
+ *         elif c == 0xED:
+ *             hi = 0x9F
+ *     elif 0xF0 <= c <= 0xF4:             # <<<<<<<<<<<<<<
+ *         length = 4
+ *         if c == 0xF0:
+*/
+    goto __pyx_L3;
+  }
+
+  /* "_fastmatch/_scan.pyx":104
+ *             hi = 0x8F
+ *     else:
+ *         return -1             # <<<<<<<<<<<<<<
+ *     if i + length > n or not (lo <= p[i + 1] <= hi):
+ *         return -1
+*/
+  /*else*/ {
+    {
+
+      __pyx_r = -1;
+    }
+    goto __pyx_L0;
+  }
+  __pyx_L3:;
+
+  /* "_fastmatch/_scan.pyx":105
+ *     else:
+ *         return -1
+ *     if i + length > n or not (lo <= p[i + 1] <= hi):             # <<<<<<<<<<<<<<
+ *         return -1
+ *     for k in range(2, length):
+*/
+  __pyx_t_2 = ((__pyx_v_i + __pyx_v_length) > __pyx_v_n);
+
+  if (!__pyx_t_2) {
+
+  } else {
+
+    __pyx_t_1 = __pyx_t_2;
+
+    goto __pyx_L5_bool_binop_done;
+  }
+  __pyx_t_3 = (__pyx_v_p[(__pyx_v_i + 1)]);
+
+  __pyx_t_2 = (__pyx_v_lo <= __pyx_t_3);
+  if (__pyx_t_2) {
+    __pyx_t_2 = (__pyx_t_3 <= __pyx_v_hi);
+  }
+
+  __pyx_t_4 = (!__pyx_t_2);
+
+
+
+  __pyx_t_1 = __pyx_t_4;
+
+  __pyx_L5_bool_binop_done:;
+  if (__pyx_t_1) {
+
+
+    /* "_fastmatch/_scan.pyx":106
+ *         return -1
+ *     if i + length > n or not (lo <= p[i + 1] <= hi):
+ *         return -1             # <<<<<<<<<<<<<<
+ *     for k in range(2, length):
+ *         if not (0x80 <= p[i + k] <= 0xBF):
+*/
+    {
+
+      __pyx_r = -1;
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan.pyx":105
+ *     else:
+ *         return -1
+ *     if i + length > n or not (lo <= p[i + 1] <= hi):             # <<<<<<<<<<<<<<
+ *         return -1
+ *     for k in range(2, length):
+*/
+  }
+
+  /* "_fastmatch/_scan.pyx":107
+ *     if i + length > n or not (lo <= p[i + 1] <= hi):
+ *         return -1
+ *     for k in range(2, length):             # <<<<<<<<<<<<<<
+ *         if not (0x80 <= p[i + k] <= 0xBF):
+ *             return -1
+*/
+
+  __pyx_t_5 = __pyx_v_length;
+  __pyx_t_6 = __pyx_t_5;
+
+  for (__pyx_t_7 = 2; __pyx_t_7 < __pyx_t_6; __pyx_t_7+=1) {
+    __pyx_v_k = __pyx_t_7;
+
+    /* "_fastmatch/_scan.pyx":108
+ *         return -1
+ *     for k in range(2, length):
+ *         if not (0x80 <= p[i + k] <= 0xBF):             # <<<<<<<<<<<<<<
+ *             return -1
+ *     return length
+*/
+    __pyx_t_3 = (__pyx_v_p[(__pyx_v_i + __pyx_v_k)]);
+
+    __pyx_t_1 = (0x80 <= __pyx_t_3);
+    if (__pyx_t_1) {
+      __pyx_t_1 = (__pyx_t_3 <= 0xBF);
+    }
+
+    __pyx_t_4 = (!__pyx_t_1);
+
+
+    if (__pyx_t_4) {
+
+
+      /* "_fastmatch/_scan.pyx":109
+ *     for k in range(2, length):
+ *         if not (0x80 <= p[i + k] <= 0xBF):
+ *             return -1             # <<<<<<<<<<<<<<
+ *     return length
+ * 
+*/
+      {
+
+        __pyx_r = -1;
+      }
+      goto __pyx_L0;
+
+      /* "_fastmatch/_scan.pyx":108
+ *         return -1
+ *     for k in range(2, length):
+ *         if not (0x80 <= p[i + k] <= 0xBF):             # <<<<<<<<<<<<<<
+ *             return -1
+ *     return length
+*/
+    }
+  }
+
+
+  /* "_fastmatch/_scan.pyx":110
+ *         if not (0x80 <= p[i + k] <= 0xBF):
+ *             return -1
+ *     return length             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  {
+
+    __pyx_r = __pyx_v_length;
+  }
+  goto __pyx_L0;
+
+  /* "_fastmatch/_scan.pyx":83
+ * 
+ * 
+ * cdef int _utf8_length(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
+ *     """The length of the UTF-8 sequence at p[i] (a byte >= 0x80), or -1 if it is not valid
+ *     UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF)."""
+*/
+
+  /* function exit code */
+  __pyx_L0:;
+
+
+
+
+
+
+  return __pyx_r;
+}
+
+/* "_fastmatch/_scan.pyx":113
  * 
  * 
  * cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, bint* escaped) noexcept:             # <<<<<<<<<<<<<<
@@ -3691,10 +4119,9 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
   Py_ssize_t __pyx_r;
   int __pyx_t_1;
   int __pyx_t_2;
-  int __pyx_t_3;
 
 
-  /* "_fastmatch/_scan.pyx":88
+  /* "_fastmatch/_scan.pyx":118
  *     cdef int k, d, code
  *     cdef uint64_t word, mask
  *     i += 1             # <<<<<<<<<<<<<<
@@ -3703,7 +4130,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
   __pyx_v_i = (__pyx_v_i + 1);
 
-  /* "_fastmatch/_scan.pyx":89
+  /* "_fastmatch/_scan.pyx":119
  *     cdef uint64_t word, mask
  *     i += 1
  *     while True:             # <<<<<<<<<<<<<<
@@ -3712,7 +4139,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
   while (1) {
 
-    /* "_fastmatch/_scan.pyx":92
+    /* "_fastmatch/_scan.pyx":122
  *         # Eight bytes at a time through the plain part of the string, then straight to
  *         # the first special byte (the lowest flagged one is always a true hit).
  *         if i + 8 <= n:             # <<<<<<<<<<<<<<
@@ -3724,7 +4151,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":93
+      /* "_fastmatch/_scan.pyx":123
  *         # the first special byte (the lowest flagged one is always a true hit).
  *         if i + 8 <= n:
  *             memcpy(&word, p + i, 8)             # <<<<<<<<<<<<<<
@@ -3733,7 +4160,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       (void)(memcpy((&__pyx_v_word), (__pyx_v_p + __pyx_v_i), 8));
 
-      /* "_fastmatch/_scan.pyx":94
+      /* "_fastmatch/_scan.pyx":124
  *         if i + 8 <= n:
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)             # <<<<<<<<<<<<<<
@@ -3742,7 +4169,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_mask = __pyx_f_10_fastmatch_5_scan__special8(__pyx_v_word);
 
-      /* "_fastmatch/_scan.pyx":95
+      /* "_fastmatch/_scan.pyx":125
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)
  *             if mask == 0:             # <<<<<<<<<<<<<<
@@ -3754,7 +4181,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":96
+        /* "_fastmatch/_scan.pyx":126
  *             mask = _special8(word)
  *             if mask == 0:
  *                 i += 8             # <<<<<<<<<<<<<<
@@ -3763,7 +4190,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 8);
 
-        /* "_fastmatch/_scan.pyx":97
+        /* "_fastmatch/_scan.pyx":127
  *             if mask == 0:
  *                 i += 8
  *                 continue             # <<<<<<<<<<<<<<
@@ -3772,7 +4199,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":95
+        /* "_fastmatch/_scan.pyx":125
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)
  *             if mask == 0:             # <<<<<<<<<<<<<<
@@ -3781,7 +4208,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":98
+      /* "_fastmatch/_scan.pyx":128
  *                 i += 8
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3             # <<<<<<<<<<<<<<
@@ -3790,7 +4217,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_i = (__pyx_v_i + (__builtin_ctzll(__pyx_v_mask) >> 3));
 
-      /* "_fastmatch/_scan.pyx":92
+      /* "_fastmatch/_scan.pyx":122
  *         # Eight bytes at a time through the plain part of the string, then straight to
  *         # the first special byte (the lowest flagged one is always a true hit).
  *         if i + 8 <= n:             # <<<<<<<<<<<<<<
@@ -3800,7 +4227,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":99
+    /* "_fastmatch/_scan.pyx":129
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:             # <<<<<<<<<<<<<<
@@ -3812,7 +4239,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":100
+      /* "_fastmatch/_scan.pyx":130
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -3825,7 +4252,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":99
+      /* "_fastmatch/_scan.pyx":129
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:             # <<<<<<<<<<<<<<
@@ -3835,7 +4262,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     }
     __pyx_L5:;
 
-    /* "_fastmatch/_scan.pyx":101
+    /* "_fastmatch/_scan.pyx":131
  *         elif i >= n:
  *             return -1
  *         c = p[i]             # <<<<<<<<<<<<<<
@@ -3844,7 +4271,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-    /* "_fastmatch/_scan.pyx":102
+    /* "_fastmatch/_scan.pyx":132
  *             return -1
  *         c = p[i]
  *         if c == 34:  # "             # <<<<<<<<<<<<<<
@@ -3856,7 +4283,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":103
+      /* "_fastmatch/_scan.pyx":133
  *         c = p[i]
  *         if c == 34:  # "
  *             return i + 1             # <<<<<<<<<<<<<<
@@ -3869,7 +4296,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":102
+      /* "_fastmatch/_scan.pyx":132
  *             return -1
  *         c = p[i]
  *         if c == 34:  # "             # <<<<<<<<<<<<<<
@@ -3878,7 +4305,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":104
+    /* "_fastmatch/_scan.pyx":134
  *         if c == 34:  # "
  *             return i + 1
  *         if c == 92:  # backslash             # <<<<<<<<<<<<<<
@@ -3890,7 +4317,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":105
+      /* "_fastmatch/_scan.pyx":135
  *             return i + 1
  *         if c == 92:  # backslash
  *             escaped[0] = True             # <<<<<<<<<<<<<<
@@ -3899,7 +4326,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       (__pyx_v_escaped[0]) = 1;
 
-      /* "_fastmatch/_scan.pyx":106
+      /* "_fastmatch/_scan.pyx":136
  *         if c == 92:  # backslash
  *             escaped[0] = True
  *             i += 1             # <<<<<<<<<<<<<<
@@ -3908,7 +4335,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_i = (__pyx_v_i + 1);
 
-      /* "_fastmatch/_scan.pyx":107
+      /* "_fastmatch/_scan.pyx":137
  *             escaped[0] = True
  *             i += 1
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -3920,7 +4347,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":108
+        /* "_fastmatch/_scan.pyx":138
  *             i += 1
  *             if i >= n:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -3933,7 +4360,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":107
+        /* "_fastmatch/_scan.pyx":137
  *             escaped[0] = True
  *             i += 1
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -3942,7 +4369,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":109
+      /* "_fastmatch/_scan.pyx":139
  *             if i >= n:
  *                 return -1
  *             c = p[i]             # <<<<<<<<<<<<<<
@@ -3951,7 +4378,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-      /* "_fastmatch/_scan.pyx":110
+      /* "_fastmatch/_scan.pyx":140
  *                 return -1
  *             c = p[i]
  *             if c == 117:  # \uXXXX             # <<<<<<<<<<<<<<
@@ -3963,7 +4390,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":111
+        /* "_fastmatch/_scan.pyx":141
  *             c = p[i]
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:             # <<<<<<<<<<<<<<
@@ -3975,7 +4402,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":112
+          /* "_fastmatch/_scan.pyx":142
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -3988,7 +4415,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":111
+          /* "_fastmatch/_scan.pyx":141
  *             c = p[i]
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:             # <<<<<<<<<<<<<<
@@ -3997,7 +4424,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":113
+        /* "_fastmatch/_scan.pyx":143
  *                 if i + 4 >= n:
  *                     return -1
  *                 code = 0             # <<<<<<<<<<<<<<
@@ -4006,7 +4433,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_code = 0;
 
-        /* "_fastmatch/_scan.pyx":114
+        /* "_fastmatch/_scan.pyx":144
  *                     return -1
  *                 code = 0
  *                 for k in range(1, 5):             # <<<<<<<<<<<<<<
@@ -4016,7 +4443,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         for (__pyx_t_2 = 1; __pyx_t_2 < 5; __pyx_t_2+=1) {
           __pyx_v_k = __pyx_t_2;
 
-          /* "_fastmatch/_scan.pyx":115
+          /* "_fastmatch/_scan.pyx":145
  *                 code = 0
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])             # <<<<<<<<<<<<<<
@@ -4025,7 +4452,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
           __pyx_v_d = __pyx_f_10_fastmatch_5_scan__hex((__pyx_v_p[(__pyx_v_i + __pyx_v_k)]));
 
-          /* "_fastmatch/_scan.pyx":116
+          /* "_fastmatch/_scan.pyx":146
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])
  *                     if d < 0:             # <<<<<<<<<<<<<<
@@ -4037,7 +4464,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           if (__pyx_t_1) {
 
 
-            /* "_fastmatch/_scan.pyx":117
+            /* "_fastmatch/_scan.pyx":147
  *                     d = _hex(p[i + k])
  *                     if d < 0:
  *                         return -1             # <<<<<<<<<<<<<<
@@ -4050,7 +4477,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
             }
             goto __pyx_L0;
 
-            /* "_fastmatch/_scan.pyx":116
+            /* "_fastmatch/_scan.pyx":146
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])
  *                     if d < 0:             # <<<<<<<<<<<<<<
@@ -4059,7 +4486,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
           }
 
-          /* "_fastmatch/_scan.pyx":118
+          /* "_fastmatch/_scan.pyx":148
  *                     if d < 0:
  *                         return -1
  *                     code = code * 16 + d             # <<<<<<<<<<<<<<
@@ -4069,7 +4496,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           __pyx_v_code = ((__pyx_v_code * 16) + __pyx_v_d);
         }
 
-        /* "_fastmatch/_scan.pyx":121
+        /* "_fastmatch/_scan.pyx":151
  *                 # Surrogate escapes: msgspec refuses lone ones, and pairs are rare
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:             # <<<<<<<<<<<<<<
@@ -4083,7 +4510,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":122
+          /* "_fastmatch/_scan.pyx":152
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -4096,7 +4523,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":121
+          /* "_fastmatch/_scan.pyx":151
  *                 # Surrogate escapes: msgspec refuses lone ones, and pairs are rare
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:             # <<<<<<<<<<<<<<
@@ -4105,7 +4532,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":123
+        /* "_fastmatch/_scan.pyx":153
  *                 if 0xD800 <= code <= 0xDFFF:
  *                     return -1
  *                 i += 5             # <<<<<<<<<<<<<<
@@ -4114,7 +4541,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 5);
 
-        /* "_fastmatch/_scan.pyx":124
+        /* "_fastmatch/_scan.pyx":154
  *                     return -1
  *                 i += 5
  *                 continue             # <<<<<<<<<<<<<<
@@ -4123,7 +4550,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":110
+        /* "_fastmatch/_scan.pyx":140
  *                 return -1
  *             c = p[i]
  *             if c == 117:  # \uXXXX             # <<<<<<<<<<<<<<
@@ -4132,7 +4559,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":125
+      /* "_fastmatch/_scan.pyx":155
  *                 i += 5
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:             # <<<<<<<<<<<<<<
@@ -4149,7 +4576,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         case 0x72:
         case 0x74:
 
-        /* "_fastmatch/_scan.pyx":126
+        /* "_fastmatch/_scan.pyx":156
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:
  *                 i += 1             # <<<<<<<<<<<<<<
@@ -4158,16 +4585,16 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 1);
 
-        /* "_fastmatch/_scan.pyx":127
+        /* "_fastmatch/_scan.pyx":157
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:
  *                 i += 1
  *                 continue             # <<<<<<<<<<<<<<
  *             return -1
- *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
+ *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":125
+        /* "_fastmatch/_scan.pyx":155
  *                 i += 5
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:             # <<<<<<<<<<<<<<
@@ -4178,12 +4605,12 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         default: break;
       }
 
-      /* "_fastmatch/_scan.pyx":128
+      /* "_fastmatch/_scan.pyx":158
  *                 i += 1
  *                 continue
  *             return -1             # <<<<<<<<<<<<<<
- *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
- *             return -1
+ *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)
+ *             k = _utf8_length(p, i, n)
 */
       {
 
@@ -4191,7 +4618,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":104
+      /* "_fastmatch/_scan.pyx":134
  *         if c == 34:  # "
  *             return i + 1
  *         if c == 92:  # backslash             # <<<<<<<<<<<<<<
@@ -4200,35 +4627,103 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":129
+    /* "_fastmatch/_scan.pyx":159
  *                 continue
  *             return -1
- *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)             # <<<<<<<<<<<<<<
- *             return -1
- *         i += 1
+ *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)             # <<<<<<<<<<<<<<
+ *             k = _utf8_length(p, i, n)
+ *             if k < 0:
 */
-    __pyx_t_3 = (__pyx_v_c < 32);
+    __pyx_t_1 = (__pyx_v_c >= 0x80);
 
-    if (!__pyx_t_3) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_3;
-
-      goto __pyx_L17_bool_binop_done;
-    }
-    __pyx_t_3 = (__pyx_v_c >= 0x80);
-
-
-    __pyx_t_1 = __pyx_t_3;
-
-    __pyx_L17_bool_binop_done:;
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":130
+      /* "_fastmatch/_scan.pyx":160
  *             return -1
- *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
+ *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)
+ *             k = _utf8_length(p, i, n)             # <<<<<<<<<<<<<<
+ *             if k < 0:
+ *                 return -1
+*/
+      __pyx_v_k = __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_v_p, __pyx_v_i, __pyx_v_n);
+
+      /* "_fastmatch/_scan.pyx":161
+ *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)
+ *             k = _utf8_length(p, i, n)
+ *             if k < 0:             # <<<<<<<<<<<<<<
+ *                 return -1
+ *             i += k
+*/
+      __pyx_t_1 = (__pyx_v_k < 0);
+
+      if (__pyx_t_1) {
+
+
+        /* "_fastmatch/_scan.pyx":162
+ *             k = _utf8_length(p, i, n)
+ *             if k < 0:
+ *                 return -1             # <<<<<<<<<<<<<<
+ *             i += k
+ *             continue
+*/
+        {
+
+          __pyx_r = -1L;
+        }
+        goto __pyx_L0;
+
+        /* "_fastmatch/_scan.pyx":161
+ *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)
+ *             k = _utf8_length(p, i, n)
+ *             if k < 0:             # <<<<<<<<<<<<<<
+ *                 return -1
+ *             i += k
+*/
+      }
+
+      /* "_fastmatch/_scan.pyx":163
+ *             if k < 0:
+ *                 return -1
+ *             i += k             # <<<<<<<<<<<<<<
+ *             continue
+ *         if c < 32:
+*/
+      __pyx_v_i = (__pyx_v_i + __pyx_v_k);
+
+      /* "_fastmatch/_scan.pyx":164
+ *                 return -1
+ *             i += k
+ *             continue             # <<<<<<<<<<<<<<
+ *         if c < 32:
+ *             return -1
+*/
+      goto __pyx_L3_continue;
+
+      /* "_fastmatch/_scan.pyx":159
+ *                 continue
+ *             return -1
+ *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)             # <<<<<<<<<<<<<<
+ *             k = _utf8_length(p, i, n)
+ *             if k < 0:
+*/
+    }
+
+    /* "_fastmatch/_scan.pyx":165
+ *             i += k
+ *             continue
+ *         if c < 32:             # <<<<<<<<<<<<<<
+ *             return -1
+ *         i += 1
+*/
+    __pyx_t_1 = (__pyx_v_c < 32);
+
+    if (__pyx_t_1) {
+
+
+      /* "_fastmatch/_scan.pyx":166
+ *             continue
+ *         if c < 32:
  *             return -1             # <<<<<<<<<<<<<<
  *         i += 1
  * 
@@ -4239,17 +4734,17 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":129
- *                 continue
- *             return -1
- *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)             # <<<<<<<<<<<<<<
+      /* "_fastmatch/_scan.pyx":165
+ *             i += k
+ *             continue
+ *         if c < 32:             # <<<<<<<<<<<<<<
  *             return -1
  *         i += 1
 */
     }
 
-    /* "_fastmatch/_scan.pyx":131
- *         if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
+    /* "_fastmatch/_scan.pyx":167
+ *         if c < 32:
  *             return -1
  *         i += 1             # <<<<<<<<<<<<<<
  * 
@@ -4259,7 +4754,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     __pyx_L3_continue:;
   }
 
-  /* "_fastmatch/_scan.pyx":83
+  /* "_fastmatch/_scan.pyx":113
  * 
  * 
  * cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, bint* escaped) noexcept:             # <<<<<<<<<<<<<<
@@ -4281,7 +4776,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":134
+/* "_fastmatch/_scan.pyx":170
  * 
  * 
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -4296,7 +4791,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   int __pyx_t_2;
 
 
-  /* "_fastmatch/_scan.pyx":136
+  /* "_fastmatch/_scan.pyx":172
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -             # <<<<<<<<<<<<<<
@@ -4308,7 +4803,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":137
+    /* "_fastmatch/_scan.pyx":173
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4317,7 +4812,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":136
+    /* "_fastmatch/_scan.pyx":172
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -             # <<<<<<<<<<<<<<
@@ -4326,7 +4821,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":138
+  /* "_fastmatch/_scan.pyx":174
  *     if p[i] == 45:  # -
  *         i += 1
  *     if i >= n:             # <<<<<<<<<<<<<<
@@ -4338,7 +4833,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":139
+    /* "_fastmatch/_scan.pyx":175
  *         i += 1
  *     if i >= n:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4351,7 +4846,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":138
+    /* "_fastmatch/_scan.pyx":174
  *     if p[i] == 45:  # -
  *         i += 1
  *     if i >= n:             # <<<<<<<<<<<<<<
@@ -4360,7 +4855,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":140
+  /* "_fastmatch/_scan.pyx":176
  *     if i >= n:
  *         return -1
  *     if p[i] == 48:  # 0             # <<<<<<<<<<<<<<
@@ -4372,7 +4867,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":141
+    /* "_fastmatch/_scan.pyx":177
  *         return -1
  *     if p[i] == 48:  # 0
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4381,7 +4876,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":140
+    /* "_fastmatch/_scan.pyx":176
  *     if i >= n:
  *         return -1
  *     if p[i] == 48:  # 0             # <<<<<<<<<<<<<<
@@ -4391,7 +4886,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     goto __pyx_L5;
   }
 
-  /* "_fastmatch/_scan.pyx":142
+  /* "_fastmatch/_scan.pyx":178
  *     if p[i] == 48:  # 0
  *         i += 1
  *     elif 49 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4405,7 +4900,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":143
+    /* "_fastmatch/_scan.pyx":179
  *         i += 1
  *     elif 49 <= p[i] <= 57:
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4434,7 +4929,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":144
+      /* "_fastmatch/_scan.pyx":180
  *     elif 49 <= p[i] <= 57:
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4444,7 +4939,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":142
+    /* "_fastmatch/_scan.pyx":178
  *     if p[i] == 48:  # 0
  *         i += 1
  *     elif 49 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4454,7 +4949,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     goto __pyx_L5;
   }
 
-  /* "_fastmatch/_scan.pyx":146
+  /* "_fastmatch/_scan.pyx":182
  *             i += 1
  *     else:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4470,7 +4965,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   }
   __pyx_L5:;
 
-  /* "_fastmatch/_scan.pyx":147
+  /* "_fastmatch/_scan.pyx":183
  *     else:
  *         return -1
  *     if i < n and p[i] == 46:  # .             # <<<<<<<<<<<<<<
@@ -4496,7 +4991,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":148
+    /* "_fastmatch/_scan.pyx":184
  *         return -1
  *     if i < n and p[i] == 46:  # .
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4505,7 +5000,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":149
+    /* "_fastmatch/_scan.pyx":185
  *     if i < n and p[i] == 46:  # .
  *         i += 1
  *         start = i             # <<<<<<<<<<<<<<
@@ -4514,7 +5009,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_start = __pyx_v_i;
 
-    /* "_fastmatch/_scan.pyx":150
+    /* "_fastmatch/_scan.pyx":186
  *         i += 1
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4543,7 +5038,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":151
+      /* "_fastmatch/_scan.pyx":187
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4553,7 +5048,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":152
+    /* "_fastmatch/_scan.pyx":188
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4565,7 +5060,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":153
+      /* "_fastmatch/_scan.pyx":189
  *             i += 1
  *         if i == start:
  *             return -1             # <<<<<<<<<<<<<<
@@ -4578,7 +5073,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":152
+      /* "_fastmatch/_scan.pyx":188
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4587,7 +5082,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":147
+    /* "_fastmatch/_scan.pyx":183
  *     else:
  *         return -1
  *     if i < n and p[i] == 46:  # .             # <<<<<<<<<<<<<<
@@ -4596,7 +5091,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":154
+  /* "_fastmatch/_scan.pyx":190
  *         if i == start:
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E             # <<<<<<<<<<<<<<
@@ -4632,7 +5127,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":155
+    /* "_fastmatch/_scan.pyx":191
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4641,7 +5136,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":156
+    /* "_fastmatch/_scan.pyx":192
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):             # <<<<<<<<<<<<<<
@@ -4677,7 +5172,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":157
+      /* "_fastmatch/_scan.pyx":193
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4686,7 +5181,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
       __pyx_v_i = (__pyx_v_i + 1);
 
-      /* "_fastmatch/_scan.pyx":156
+      /* "_fastmatch/_scan.pyx":192
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):             # <<<<<<<<<<<<<<
@@ -4695,7 +5190,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":158
+    /* "_fastmatch/_scan.pyx":194
  *         if i < n and (p[i] == 43 or p[i] == 45):
  *             i += 1
  *         start = i             # <<<<<<<<<<<<<<
@@ -4704,7 +5199,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_start = __pyx_v_i;
 
-    /* "_fastmatch/_scan.pyx":159
+    /* "_fastmatch/_scan.pyx":195
  *             i += 1
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4733,7 +5228,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":160
+      /* "_fastmatch/_scan.pyx":196
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4743,7 +5238,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":161
+    /* "_fastmatch/_scan.pyx":197
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4755,7 +5250,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":162
+      /* "_fastmatch/_scan.pyx":198
  *             i += 1
  *         if i == start:
  *             return -1             # <<<<<<<<<<<<<<
@@ -4768,7 +5263,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":161
+      /* "_fastmatch/_scan.pyx":197
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -4777,7 +5272,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":154
+    /* "_fastmatch/_scan.pyx":190
  *         if i == start:
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E             # <<<<<<<<<<<<<<
@@ -4786,7 +5281,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":163
+  /* "_fastmatch/_scan.pyx":199
  *         if i == start:
  *             return -1
  *     return i             # <<<<<<<<<<<<<<
@@ -4799,7 +5294,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":134
+  /* "_fastmatch/_scan.pyx":170
  * 
  * 
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -4815,7 +5310,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":166
+/* "_fastmatch/_scan.pyx":202
  * 
  * 
  * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -4831,7 +5326,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   Py_ssize_t __pyx_t_3;
 
 
-  /* "_fastmatch/_scan.pyx":168
+  /* "_fastmatch/_scan.pyx":204
  * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
  *     cdef bint escaped = False             # <<<<<<<<<<<<<<
@@ -4840,7 +5335,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_escaped = 0;
 
-  /* "_fastmatch/_scan.pyx":169
+  /* "_fastmatch/_scan.pyx":205
  *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
  *     cdef bint escaped = False
  *     if p[i] != 34:             # <<<<<<<<<<<<<<
@@ -4852,7 +5347,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":170
+    /* "_fastmatch/_scan.pyx":206
  *     cdef bint escaped = False
  *     if p[i] != 34:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4865,7 +5360,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":169
+    /* "_fastmatch/_scan.pyx":205
  *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
  *     cdef bint escaped = False
  *     if p[i] != 34:             # <<<<<<<<<<<<<<
@@ -4874,7 +5369,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   }
 
-  /* "_fastmatch/_scan.pyx":171
+  /* "_fastmatch/_scan.pyx":207
  *     if p[i] != 34:
  *         return -1
  *     i = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
@@ -4883,7 +5378,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
 
-  /* "_fastmatch/_scan.pyx":172
+  /* "_fastmatch/_scan.pyx":208
  *         return -1
  *     i = _string_end(p, i, n, &escaped)
  *     if i < 0:             # <<<<<<<<<<<<<<
@@ -4895,7 +5390,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":173
+    /* "_fastmatch/_scan.pyx":209
  *     i = _string_end(p, i, n, &escaped)
  *     if i < 0:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4908,7 +5403,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":172
+    /* "_fastmatch/_scan.pyx":208
  *         return -1
  *     i = _string_end(p, i, n, &escaped)
  *     if i < 0:             # <<<<<<<<<<<<<<
@@ -4917,7 +5412,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   }
 
-  /* "_fastmatch/_scan.pyx":174
+  /* "_fastmatch/_scan.pyx":210
  *     if i < 0:
  *         return -1
  *     i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
@@ -4926,7 +5421,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-  /* "_fastmatch/_scan.pyx":175
+  /* "_fastmatch/_scan.pyx":211
  *         return -1
  *     i = _skip_ws(p, i, n)
  *     if i >= n or p[i] != 58:  # :             # <<<<<<<<<<<<<<
@@ -4952,7 +5447,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":176
+    /* "_fastmatch/_scan.pyx":212
  *     i = _skip_ws(p, i, n)
  *     if i >= n or p[i] != 58:  # :
  *         return -1             # <<<<<<<<<<<<<<
@@ -4965,7 +5460,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":175
+    /* "_fastmatch/_scan.pyx":211
  *         return -1
  *     i = _skip_ws(p, i, n)
  *     if i >= n or p[i] != 58:  # :             # <<<<<<<<<<<<<<
@@ -4974,7 +5469,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   }
 
-  /* "_fastmatch/_scan.pyx":177
+  /* "_fastmatch/_scan.pyx":213
  *     if i >= n or p[i] != 58:  # :
  *         return -1
  *     i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -4983,7 +5478,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-  /* "_fastmatch/_scan.pyx":178
+  /* "_fastmatch/_scan.pyx":214
  *         return -1
  *     i = _skip_ws(p, i + 1, n)
  *     return i if i < n else -1             # <<<<<<<<<<<<<<
@@ -5005,7 +5500,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":166
+  /* "_fastmatch/_scan.pyx":202
  * 
  * 
  * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -5021,7 +5516,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":181
+/* "_fastmatch/_scan.pyx":217
  * 
  * 
  * cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -5040,7 +5535,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
   int __pyx_t_3;
 
 
-  /* "_fastmatch/_scan.pyx":189
+  /* "_fastmatch/_scan.pyx":225
  *     """
  *     cdef uchar closers[MAX_DEPTH]
  *     cdef int top = 0             # <<<<<<<<<<<<<<
@@ -5049,7 +5544,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
   __pyx_v_top = 0;
 
-  /* "_fastmatch/_scan.pyx":191
+  /* "_fastmatch/_scan.pyx":227
  *     cdef int top = 0
  *     cdef uchar c
  *     cdef bint escaped = False             # <<<<<<<<<<<<<<
@@ -5058,7 +5553,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
   __pyx_v_escaped = 0;
 
-  /* "_fastmatch/_scan.pyx":192
+  /* "_fastmatch/_scan.pyx":228
  *     cdef uchar c
  *     cdef bint escaped = False
  *     while True:             # <<<<<<<<<<<<<<
@@ -5067,7 +5562,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
   while (1) {
 
-    /* "_fastmatch/_scan.pyx":193
+    /* "_fastmatch/_scan.pyx":229
  *     cdef bint escaped = False
  *     while True:
  *         c = p[i]  # i < n: a value starts here             # <<<<<<<<<<<<<<
@@ -5076,7 +5571,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
     __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-    /* "_fastmatch/_scan.pyx":194
+    /* "_fastmatch/_scan.pyx":230
  *     while True:
  *         c = p[i]  # i < n: a value starts here
  *         if c == 34:             # <<<<<<<<<<<<<<
@@ -5088,7 +5583,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":195
+      /* "_fastmatch/_scan.pyx":231
  *         c = p[i]  # i < n: a value starts here
  *         if c == 34:
  *             i = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
@@ -5097,7 +5592,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
 
-      /* "_fastmatch/_scan.pyx":194
+      /* "_fastmatch/_scan.pyx":230
  *     while True:
  *         c = p[i]  # i < n: a value starts here
  *         if c == 34:             # <<<<<<<<<<<<<<
@@ -5107,7 +5602,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":196
+    /* "_fastmatch/_scan.pyx":232
  *         if c == 34:
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [             # <<<<<<<<<<<<<<
@@ -5126,7 +5621,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":197
+      /* "_fastmatch/_scan.pyx":233
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [
  *             if depth + top >= MAX_DEPTH:             # <<<<<<<<<<<<<<
@@ -5138,7 +5633,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":198
+        /* "_fastmatch/_scan.pyx":234
  *         elif c == 123 or c == 91:  # { [
  *             if depth + top >= MAX_DEPTH:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -5151,7 +5646,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":197
+        /* "_fastmatch/_scan.pyx":233
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [
  *             if depth + top >= MAX_DEPTH:             # <<<<<<<<<<<<<<
@@ -5160,7 +5655,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":199
+      /* "_fastmatch/_scan.pyx":235
  *             if depth + top >= MAX_DEPTH:
  *                 return -1
  *             closers[top] = c + 2  # } is { + 2, ] is [ + 2             # <<<<<<<<<<<<<<
@@ -5169,7 +5664,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       (__pyx_v_closers[__pyx_v_top]) = (__pyx_v_c + 2);
 
-      /* "_fastmatch/_scan.pyx":200
+      /* "_fastmatch/_scan.pyx":236
  *                 return -1
  *             closers[top] = c + 2  # } is { + 2, ] is [ + 2
  *             top += 1             # <<<<<<<<<<<<<<
@@ -5178,7 +5673,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_top = (__pyx_v_top + 1);
 
-      /* "_fastmatch/_scan.pyx":201
+      /* "_fastmatch/_scan.pyx":237
  *             closers[top] = c + 2  # } is { + 2, ] is [ + 2
  *             top += 1
  *             i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -5187,7 +5682,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-      /* "_fastmatch/_scan.pyx":202
+      /* "_fastmatch/_scan.pyx":238
  *             top += 1
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -5199,7 +5694,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":203
+        /* "_fastmatch/_scan.pyx":239
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -5212,7 +5707,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":202
+        /* "_fastmatch/_scan.pyx":238
  *             top += 1
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -5221,7 +5716,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":204
+      /* "_fastmatch/_scan.pyx":240
  *             if i >= n:
  *                 return -1
  *             if p[i] == c + 2:  # empty             # <<<<<<<<<<<<<<
@@ -5233,7 +5728,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":205
+        /* "_fastmatch/_scan.pyx":241
  *                 return -1
  *             if p[i] == c + 2:  # empty
  *                 i += 1             # <<<<<<<<<<<<<<
@@ -5242,7 +5737,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = (__pyx_v_i + 1);
 
-        /* "_fastmatch/_scan.pyx":206
+        /* "_fastmatch/_scan.pyx":242
  *             if p[i] == c + 2:  # empty
  *                 i += 1
  *                 top -= 1             # <<<<<<<<<<<<<<
@@ -5251,7 +5746,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_top = (__pyx_v_top - 1);
 
-        /* "_fastmatch/_scan.pyx":204
+        /* "_fastmatch/_scan.pyx":240
  *             if i >= n:
  *                 return -1
  *             if p[i] == c + 2:  # empty             # <<<<<<<<<<<<<<
@@ -5261,7 +5756,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         goto __pyx_L8;
       }
 
-      /* "_fastmatch/_scan.pyx":207
+      /* "_fastmatch/_scan.pyx":243
  *                 i += 1
  *                 top -= 1
  *             elif c == 123:             # <<<<<<<<<<<<<<
@@ -5273,7 +5768,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":208
+        /* "_fastmatch/_scan.pyx":244
  *                 top -= 1
  *             elif c == 123:
  *                 i = _key_end(p, i, n)             # <<<<<<<<<<<<<<
@@ -5282,7 +5777,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = __pyx_f_10_fastmatch_5_scan__key_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-        /* "_fastmatch/_scan.pyx":209
+        /* "_fastmatch/_scan.pyx":245
  *             elif c == 123:
  *                 i = _key_end(p, i, n)
  *                 if i < 0:             # <<<<<<<<<<<<<<
@@ -5294,7 +5789,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":210
+          /* "_fastmatch/_scan.pyx":246
  *                 i = _key_end(p, i, n)
  *                 if i < 0:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -5307,7 +5802,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":209
+          /* "_fastmatch/_scan.pyx":245
  *             elif c == 123:
  *                 i = _key_end(p, i, n)
  *                 if i < 0:             # <<<<<<<<<<<<<<
@@ -5316,7 +5811,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":211
+        /* "_fastmatch/_scan.pyx":247
  *                 if i < 0:
  *                     return -1
  *                 continue             # <<<<<<<<<<<<<<
@@ -5325,7 +5820,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":207
+        /* "_fastmatch/_scan.pyx":243
  *                 i += 1
  *                 top -= 1
  *             elif c == 123:             # <<<<<<<<<<<<<<
@@ -5334,7 +5829,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":213
+      /* "_fastmatch/_scan.pyx":249
  *                 continue
  *             else:
  *                 continue             # <<<<<<<<<<<<<<
@@ -5346,7 +5841,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       }
       __pyx_L8:;
 
-      /* "_fastmatch/_scan.pyx":196
+      /* "_fastmatch/_scan.pyx":232
  *         if c == 34:
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [             # <<<<<<<<<<<<<<
@@ -5356,7 +5851,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":214
+    /* "_fastmatch/_scan.pyx":250
  *             else:
  *                 continue
  *         elif c == 116:             # <<<<<<<<<<<<<<
@@ -5368,7 +5863,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":215
+      /* "_fastmatch/_scan.pyx":251
  *                 continue
  *         elif c == 116:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1             # <<<<<<<<<<<<<<
@@ -5401,7 +5896,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 
       __pyx_v_i = __pyx_t_2;
 
-      /* "_fastmatch/_scan.pyx":214
+      /* "_fastmatch/_scan.pyx":250
  *             else:
  *                 continue
  *         elif c == 116:             # <<<<<<<<<<<<<<
@@ -5411,7 +5906,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":216
+    /* "_fastmatch/_scan.pyx":252
  *         elif c == 116:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
  *         elif c == 102:             # <<<<<<<<<<<<<<
@@ -5423,7 +5918,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":217
+      /* "_fastmatch/_scan.pyx":253
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
  *         elif c == 102:
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1             # <<<<<<<<<<<<<<
@@ -5456,7 +5951,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 
       __pyx_v_i = __pyx_t_2;
 
-      /* "_fastmatch/_scan.pyx":216
+      /* "_fastmatch/_scan.pyx":252
  *         elif c == 116:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
  *         elif c == 102:             # <<<<<<<<<<<<<<
@@ -5466,7 +5961,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":218
+    /* "_fastmatch/_scan.pyx":254
  *         elif c == 102:
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
  *         elif c == 110:             # <<<<<<<<<<<<<<
@@ -5478,7 +5973,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":219
+      /* "_fastmatch/_scan.pyx":255
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
  *         elif c == 110:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1             # <<<<<<<<<<<<<<
@@ -5511,7 +6006,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 
       __pyx_v_i = __pyx_t_2;
 
-      /* "_fastmatch/_scan.pyx":218
+      /* "_fastmatch/_scan.pyx":254
  *         elif c == 102:
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
  *         elif c == 110:             # <<<<<<<<<<<<<<
@@ -5521,7 +6016,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":220
+    /* "_fastmatch/_scan.pyx":256
  *         elif c == 110:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
  *         elif c == 45 or 48 <= c <= 57:             # <<<<<<<<<<<<<<
@@ -5549,7 +6044,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":221
+      /* "_fastmatch/_scan.pyx":257
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
  *         elif c == 45 or 48 <= c <= 57:
  *             i = _number_end(p, i, n)             # <<<<<<<<<<<<<<
@@ -5558,7 +6053,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__number_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-      /* "_fastmatch/_scan.pyx":220
+      /* "_fastmatch/_scan.pyx":256
  *         elif c == 110:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
  *         elif c == 45 or 48 <= c <= 57:             # <<<<<<<<<<<<<<
@@ -5568,7 +6063,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":223
+    /* "_fastmatch/_scan.pyx":259
  *             i = _number_end(p, i, n)
  *         else:
  *             return -1             # <<<<<<<<<<<<<<
@@ -5584,7 +6079,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     }
     __pyx_L5:;
 
-    /* "_fastmatch/_scan.pyx":224
+    /* "_fastmatch/_scan.pyx":260
  *         else:
  *             return -1
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -5596,7 +6091,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":225
+      /* "_fastmatch/_scan.pyx":261
  *             return -1
  *         if i < 0:
  *             return -1             # <<<<<<<<<<<<<<
@@ -5609,7 +6104,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":224
+      /* "_fastmatch/_scan.pyx":260
  *         else:
  *             return -1
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -5618,7 +6113,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":227
+    /* "_fastmatch/_scan.pyx":263
  *             return -1
  *         # After a value: close what ends here, up to the next value (or the end of this one).
  *         while True:             # <<<<<<<<<<<<<<
@@ -5627,7 +6122,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
     while (1) {
 
-      /* "_fastmatch/_scan.pyx":228
+      /* "_fastmatch/_scan.pyx":264
  *         # After a value: close what ends here, up to the next value (or the end of this one).
  *         while True:
  *             if top == 0:             # <<<<<<<<<<<<<<
@@ -5639,7 +6134,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":229
+        /* "_fastmatch/_scan.pyx":265
  *         while True:
  *             if top == 0:
  *                 return i             # <<<<<<<<<<<<<<
@@ -5652,7 +6147,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":228
+        /* "_fastmatch/_scan.pyx":264
  *         # After a value: close what ends here, up to the next value (or the end of this one).
  *         while True:
  *             if top == 0:             # <<<<<<<<<<<<<<
@@ -5661,7 +6156,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":230
+      /* "_fastmatch/_scan.pyx":266
  *             if top == 0:
  *                 return i
  *             i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
@@ -5670,7 +6165,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-      /* "_fastmatch/_scan.pyx":231
+      /* "_fastmatch/_scan.pyx":267
  *                 return i
  *             i = _skip_ws(p, i, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -5682,7 +6177,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":232
+        /* "_fastmatch/_scan.pyx":268
  *             i = _skip_ws(p, i, n)
  *             if i >= n:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -5695,7 +6190,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":231
+        /* "_fastmatch/_scan.pyx":267
  *                 return i
  *             i = _skip_ws(p, i, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -5704,7 +6199,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":233
+      /* "_fastmatch/_scan.pyx":269
  *             if i >= n:
  *                 return -1
  *             c = p[i]             # <<<<<<<<<<<<<<
@@ -5713,7 +6208,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-      /* "_fastmatch/_scan.pyx":234
+      /* "_fastmatch/_scan.pyx":270
  *                 return -1
  *             c = p[i]
  *             if c == 44:  # ,             # <<<<<<<<<<<<<<
@@ -5725,7 +6220,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":235
+        /* "_fastmatch/_scan.pyx":271
  *             c = p[i]
  *             if c == 44:  # ,
  *                 i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -5734,7 +6229,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-        /* "_fastmatch/_scan.pyx":236
+        /* "_fastmatch/_scan.pyx":272
  *             if c == 44:  # ,
  *                 i = _skip_ws(p, i + 1, n)
  *                 if i >= n:             # <<<<<<<<<<<<<<
@@ -5746,7 +6241,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":237
+          /* "_fastmatch/_scan.pyx":273
  *                 i = _skip_ws(p, i + 1, n)
  *                 if i >= n:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -5759,7 +6254,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":236
+          /* "_fastmatch/_scan.pyx":272
  *             if c == 44:  # ,
  *                 i = _skip_ws(p, i + 1, n)
  *                 if i >= n:             # <<<<<<<<<<<<<<
@@ -5768,7 +6263,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":238
+        /* "_fastmatch/_scan.pyx":274
  *                 if i >= n:
  *                     return -1
  *                 if closers[top - 1] == 125:             # <<<<<<<<<<<<<<
@@ -5780,7 +6275,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":239
+          /* "_fastmatch/_scan.pyx":275
  *                     return -1
  *                 if closers[top - 1] == 125:
  *                     i = _key_end(p, i, n)             # <<<<<<<<<<<<<<
@@ -5789,7 +6284,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
           __pyx_v_i = __pyx_f_10_fastmatch_5_scan__key_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-          /* "_fastmatch/_scan.pyx":240
+          /* "_fastmatch/_scan.pyx":276
  *                 if closers[top - 1] == 125:
  *                     i = _key_end(p, i, n)
  *                     if i < 0:             # <<<<<<<<<<<<<<
@@ -5801,7 +6296,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
           if (__pyx_t_1) {
 
 
-            /* "_fastmatch/_scan.pyx":241
+            /* "_fastmatch/_scan.pyx":277
  *                     i = _key_end(p, i, n)
  *                     if i < 0:
  *                         return -1             # <<<<<<<<<<<<<<
@@ -5814,7 +6309,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
             }
             goto __pyx_L0;
 
-            /* "_fastmatch/_scan.pyx":240
+            /* "_fastmatch/_scan.pyx":276
  *                 if closers[top - 1] == 125:
  *                     i = _key_end(p, i, n)
  *                     if i < 0:             # <<<<<<<<<<<<<<
@@ -5823,7 +6318,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
           }
 
-          /* "_fastmatch/_scan.pyx":238
+          /* "_fastmatch/_scan.pyx":274
  *                 if i >= n:
  *                     return -1
  *                 if closers[top - 1] == 125:             # <<<<<<<<<<<<<<
@@ -5832,7 +6327,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":242
+        /* "_fastmatch/_scan.pyx":278
  *                     if i < 0:
  *                         return -1
  *                 break             # <<<<<<<<<<<<<<
@@ -5841,7 +6336,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         goto __pyx_L20_break;
 
-        /* "_fastmatch/_scan.pyx":234
+        /* "_fastmatch/_scan.pyx":270
  *                 return -1
  *             c = p[i]
  *             if c == 44:  # ,             # <<<<<<<<<<<<<<
@@ -5850,7 +6345,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":243
+      /* "_fastmatch/_scan.pyx":279
  *                         return -1
  *                 break
  *             if c == closers[top - 1]:             # <<<<<<<<<<<<<<
@@ -5862,7 +6357,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":244
+        /* "_fastmatch/_scan.pyx":280
  *                 break
  *             if c == closers[top - 1]:
  *                 i += 1             # <<<<<<<<<<<<<<
@@ -5871,7 +6366,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = (__pyx_v_i + 1);
 
-        /* "_fastmatch/_scan.pyx":245
+        /* "_fastmatch/_scan.pyx":281
  *             if c == closers[top - 1]:
  *                 i += 1
  *                 top -= 1             # <<<<<<<<<<<<<<
@@ -5880,7 +6375,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_top = (__pyx_v_top - 1);
 
-        /* "_fastmatch/_scan.pyx":246
+        /* "_fastmatch/_scan.pyx":282
  *                 i += 1
  *                 top -= 1
  *                 continue             # <<<<<<<<<<<<<<
@@ -5889,7 +6384,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         goto __pyx_L19_continue;
 
-        /* "_fastmatch/_scan.pyx":243
+        /* "_fastmatch/_scan.pyx":279
  *                         return -1
  *                 break
  *             if c == closers[top - 1]:             # <<<<<<<<<<<<<<
@@ -5898,7 +6393,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":247
+      /* "_fastmatch/_scan.pyx":283
  *                 top -= 1
  *                 continue
  *             return -1             # <<<<<<<<<<<<<<
@@ -5916,7 +6411,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     __pyx_L3_continue:;
   }
 
-  /* "_fastmatch/_scan.pyx":181
+  /* "_fastmatch/_scan.pyx":217
  * 
  * 
  * cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -5936,7 +6431,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":258
+/* "_fastmatch/_scan.pyx":294
  * 
  * 
  * cdef Py_ssize_t _members(const uchar* p, Py_ssize_t i, Py_ssize_t n, Members* m, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -5958,7 +6453,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   int __pyx_t_5;
 
 
-  /* "_fastmatch/_scan.pyx":264
+  /* "_fastmatch/_scan.pyx":300
  *     duplicates and re-encodes escaped keys, which is left to it.
  *     """
  *     cdef bint escaped = False             # <<<<<<<<<<<<<<
@@ -5967,7 +6462,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_escaped = 0;
 
-  /* "_fastmatch/_scan.pyx":266
+  /* "_fastmatch/_scan.pyx":302
  *     cdef bint escaped = False
  *     cdef Py_ssize_t k_end, j
  *     cdef int c, count = 0             # <<<<<<<<<<<<<<
@@ -5976,7 +6471,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_count = 0;
 
-  /* "_fastmatch/_scan.pyx":267
+  /* "_fastmatch/_scan.pyx":303
  *     cdef Py_ssize_t k_end, j
  *     cdef int c, count = 0
  *     m.count = 0             # <<<<<<<<<<<<<<
@@ -5985,7 +6480,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_m->count = 0;
 
-  /* "_fastmatch/_scan.pyx":268
+  /* "_fastmatch/_scan.pyx":304
  *     cdef int c, count = 0
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -5994,7 +6489,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-  /* "_fastmatch/_scan.pyx":269
+  /* "_fastmatch/_scan.pyx":305
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6020,7 +6515,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":270
+    /* "_fastmatch/_scan.pyx":306
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:
  *         return i + 1             # <<<<<<<<<<<<<<
@@ -6033,7 +6528,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":269
+    /* "_fastmatch/_scan.pyx":305
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6042,7 +6537,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   }
 
-  /* "_fastmatch/_scan.pyx":271
+  /* "_fastmatch/_scan.pyx":307
  *     if i < n and p[i] == 125:
  *         return i + 1
  *     while i < n:             # <<<<<<<<<<<<<<
@@ -6055,7 +6550,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 
     if (!__pyx_t_1) break;
 
-    /* "_fastmatch/_scan.pyx":272
+    /* "_fastmatch/_scan.pyx":308
  *         return i + 1
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:             # <<<<<<<<<<<<<<
@@ -6081,7 +6576,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":273
+      /* "_fastmatch/_scan.pyx":309
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6094,7 +6589,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":272
+      /* "_fastmatch/_scan.pyx":308
  *         return i + 1
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:             # <<<<<<<<<<<<<<
@@ -6103,7 +6598,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":274
+    /* "_fastmatch/_scan.pyx":310
  *         if p[i] != 34 or count >= MAX_MEMBERS:
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
@@ -6112,7 +6607,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_k_end = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
 
-    /* "_fastmatch/_scan.pyx":275
+    /* "_fastmatch/_scan.pyx":311
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:             # <<<<<<<<<<<<<<
@@ -6135,7 +6630,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":276
+      /* "_fastmatch/_scan.pyx":312
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6148,7 +6643,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":275
+      /* "_fastmatch/_scan.pyx":311
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:             # <<<<<<<<<<<<<<
@@ -6157,7 +6652,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":277
+    /* "_fastmatch/_scan.pyx":313
  *         if k_end < 0 or escaped:
  *             return -1
  *         for c in range(count):             # <<<<<<<<<<<<<<
@@ -6171,7 +6666,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     for (__pyx_t_5 = 0; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
       __pyx_v_c = __pyx_t_5;
 
-      /* "_fastmatch/_scan.pyx":278
+      /* "_fastmatch/_scan.pyx":314
  *             return -1
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]             # <<<<<<<<<<<<<<
@@ -6180,7 +6675,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
       __pyx_v_j = ((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c]));
 
-      /* "_fastmatch/_scan.pyx":279
+      /* "_fastmatch/_scan.pyx":315
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:             # <<<<<<<<<<<<<<
@@ -6206,7 +6701,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":280
+        /* "_fastmatch/_scan.pyx":316
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -6219,7 +6714,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":279
+        /* "_fastmatch/_scan.pyx":315
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:             # <<<<<<<<<<<<<<
@@ -6230,7 +6725,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     }
 
 
-    /* "_fastmatch/_scan.pyx":281
+    /* "_fastmatch/_scan.pyx":317
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:
  *                 return -1
  *         m.key[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6239,7 +6734,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->key[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":282
+    /* "_fastmatch/_scan.pyx":318
  *                 return -1
  *         m.key[count] = <int32_t>i
  *         m.colon[count] = <int32_t>k_end             # <<<<<<<<<<<<<<
@@ -6248,7 +6743,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->colon[__pyx_v_count]) = ((int32_t)__pyx_v_k_end);
 
-    /* "_fastmatch/_scan.pyx":283
+    /* "_fastmatch/_scan.pyx":319
  *         m.key[count] = <int32_t>i
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)             # <<<<<<<<<<<<<<
@@ -6257,7 +6752,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_k_end, __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":284
+    /* "_fastmatch/_scan.pyx":320
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:             # <<<<<<<<<<<<<<
@@ -6283,7 +6778,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":285
+      /* "_fastmatch/_scan.pyx":321
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6296,7 +6791,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":284
+      /* "_fastmatch/_scan.pyx":320
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:             # <<<<<<<<<<<<<<
@@ -6305,7 +6800,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":286
+    /* "_fastmatch/_scan.pyx":322
  *         if i >= n or p[i] != 58:
  *             return -1
  *         i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -6314,7 +6809,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":287
+    /* "_fastmatch/_scan.pyx":323
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6326,7 +6821,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":288
+      /* "_fastmatch/_scan.pyx":324
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6339,7 +6834,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":287
+      /* "_fastmatch/_scan.pyx":323
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6348,7 +6843,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":289
+    /* "_fastmatch/_scan.pyx":325
  *         if i >= n:
  *             return -1
  *         m.start[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6357,7 +6852,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->start[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":290
+    /* "_fastmatch/_scan.pyx":326
  *             return -1
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)             # <<<<<<<<<<<<<<
@@ -6366,7 +6861,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__value_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, __pyx_v_depth);
 
-    /* "_fastmatch/_scan.pyx":291
+    /* "_fastmatch/_scan.pyx":327
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -6378,7 +6873,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":292
+      /* "_fastmatch/_scan.pyx":328
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6391,7 +6886,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":291
+      /* "_fastmatch/_scan.pyx":327
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -6400,7 +6895,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":293
+    /* "_fastmatch/_scan.pyx":329
  *         if i < 0:
  *             return -1
  *         m.end[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6409,7 +6904,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->end[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":294
+    /* "_fastmatch/_scan.pyx":330
  *             return -1
  *         m.end[count] = <int32_t>i
  *         count += 1             # <<<<<<<<<<<<<<
@@ -6418,7 +6913,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_count = (__pyx_v_count + 1);
 
-    /* "_fastmatch/_scan.pyx":295
+    /* "_fastmatch/_scan.pyx":331
  *         m.end[count] = <int32_t>i
  *         count += 1
  *         i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
@@ -6427,7 +6922,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":296
+    /* "_fastmatch/_scan.pyx":332
  *         count += 1
  *         i = _skip_ws(p, i, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6439,7 +6934,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":297
+      /* "_fastmatch/_scan.pyx":333
  *         i = _skip_ws(p, i, n)
  *         if i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6452,7 +6947,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":296
+      /* "_fastmatch/_scan.pyx":332
  *         count += 1
  *         i = _skip_ws(p, i, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6461,7 +6956,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":298
+    /* "_fastmatch/_scan.pyx":334
  *         if i >= n:
  *             return -1
  *         if p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6473,7 +6968,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":299
+      /* "_fastmatch/_scan.pyx":335
  *             return -1
  *         if p[i] == 125:
  *             m.count = count             # <<<<<<<<<<<<<<
@@ -6482,7 +6977,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
       __pyx_v_m->count = __pyx_v_count;
 
-      /* "_fastmatch/_scan.pyx":300
+      /* "_fastmatch/_scan.pyx":336
  *         if p[i] == 125:
  *             m.count = count
  *             return i + 1             # <<<<<<<<<<<<<<
@@ -6495,7 +6990,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":298
+      /* "_fastmatch/_scan.pyx":334
  *         if i >= n:
  *             return -1
  *         if p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6504,7 +6999,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":301
+    /* "_fastmatch/_scan.pyx":337
  *             m.count = count
  *             return i + 1
  *         if p[i] != 44:             # <<<<<<<<<<<<<<
@@ -6516,7 +7011,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":302
+      /* "_fastmatch/_scan.pyx":338
  *             return i + 1
  *         if p[i] != 44:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6529,7 +7024,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":301
+      /* "_fastmatch/_scan.pyx":337
  *             m.count = count
  *             return i + 1
  *         if p[i] != 44:             # <<<<<<<<<<<<<<
@@ -6538,7 +7033,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":303
+    /* "_fastmatch/_scan.pyx":339
  *         if p[i] != 44:
  *             return -1
  *         i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -6548,7 +7043,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
   }
 
-  /* "_fastmatch/_scan.pyx":304
+  /* "_fastmatch/_scan.pyx":340
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *     return -1             # <<<<<<<<<<<<<<
@@ -6561,7 +7056,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":258
+  /* "_fastmatch/_scan.pyx":294
  * 
  * 
  * cdef Py_ssize_t _members(const uchar* p, Py_ssize_t i, Py_ssize_t n, Members* m, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -6581,7 +7076,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":307
+/* "_fastmatch/_scan.pyx":343
  * 
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:             # <<<<<<<<<<<<<<
@@ -6594,7 +7089,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "_fastmatch/_scan.pyx":308
+  /* "_fastmatch/_scan.pyx":344
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:
  *     return m.colon[c] - m.key[c] == length + 2 and memcmp(p + m.key[c] + 1, name, length) == 0             # <<<<<<<<<<<<<<
@@ -6622,7 +7117,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":307
+  /* "_fastmatch/_scan.pyx":343
  * 
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:             # <<<<<<<<<<<<<<
@@ -6636,7 +7131,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":311
+/* "_fastmatch/_scan.pyx":347
  * 
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:             # <<<<<<<<<<<<<<
@@ -6647,7 +7142,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, __pyx_t_10_fastmatch_5_scan_Members const *__pyx_v_m, int __pyx_v_c) {
   int __pyx_r;
 
-  /* "_fastmatch/_scan.pyx":312
+  /* "_fastmatch/_scan.pyx":348
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:
  *     return p[m.start[c]] == 34             # <<<<<<<<<<<<<<
@@ -6660,7 +7155,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastm
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":311
+  /* "_fastmatch/_scan.pyx":347
  * 
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:             # <<<<<<<<<<<<<<
@@ -6896,88 +7391,104 @@ static int __pyx_f_10_fastmatch_5_scan__encodes_as_is(__pyx_t_10_fastmatch_5_sca
 /* "_fastmatch/_scan_splice.pxi":42
  * 
  * 
- * cdef bytes _compact(const uchar* p, const Members* m, int skip, int replace, bytes replacement):             # <<<<<<<<<<<<<<
+ * cdef bytes _compact(const uchar* p, const Members* m, int skip, const int* replace, tuple replacements):             # <<<<<<<<<<<<<<
  *     """The object of ``m`` as msgspec encodes a dict[str, Raw]: members compact, values
- *     verbatim; member ``skip`` left out, member ``replace``'s value replaced (-1: none)."""
+ *     verbatim; member ``skip`` left out (-1: none), and member ``replace[k]``'s value
 */
 
-static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, __pyx_t_10_fastmatch_5_scan_Members const *__pyx_v_m, int __pyx_v_skip, int __pyx_v_replace, PyObject *__pyx_v_replacement) {
+static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, __pyx_t_10_fastmatch_5_scan_Members const *__pyx_v_m, int __pyx_v_skip, int const *__pyx_v_replace, PyObject *__pyx_v_replacements) {
   Py_ssize_t __pyx_v_size;
   Py_ssize_t __pyx_v_pos;
   int __pyx_v_c;
   int __pyx_v_first;
   PyObject *__pyx_v_out = 0;
+  PyObject *__pyx_v_piece = 0;
   char *__pyx_v_w;
+  int __pyx_v_count;
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
-  int __pyx_t_1;
+  Py_ssize_t __pyx_t_1;
   int __pyx_t_2;
   int __pyx_t_3;
   int __pyx_t_4;
-  long __pyx_t_5;
-  Py_ssize_t __pyx_t_6;
+  int __pyx_t_5;
+  long __pyx_t_6;
   PyObject *__pyx_t_7 = NULL;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
   __Pyx_RefNannySetupContext("_compact", 0);
 
-  /* "_fastmatch/_scan_splice.pxi":45
- *     """The object of ``m`` as msgspec encodes a dict[str, Raw]: members compact, values
- *     verbatim; member ``skip`` left out, member ``replace``'s value replaced (-1: none)."""
+  /* "_fastmatch/_scan_splice.pxi":46
+ *     verbatim; member ``skip`` left out (-1: none), and member ``replace[k]``'s value
+ *     replaced by ``replacements[k]`` where that is not None."""
  *     cdef Py_ssize_t size = 2, pos = 1             # <<<<<<<<<<<<<<
- *     cdef int c
+ *     cdef int c, k
  *     cdef bint first = True
 */
   __pyx_v_size = 2;
   __pyx_v_pos = 1;
 
-  /* "_fastmatch/_scan_splice.pxi":47
+  /* "_fastmatch/_scan_splice.pxi":48
  *     cdef Py_ssize_t size = 2, pos = 1
- *     cdef int c
+ *     cdef int c, k
  *     cdef bint first = True             # <<<<<<<<<<<<<<
- *     cdef bytes out
+ *     cdef bytes out, piece
  *     cdef char* w
 */
   __pyx_v_first = 1;
 
-  /* "_fastmatch/_scan_splice.pxi":50
- *     cdef bytes out
+  /* "_fastmatch/_scan_splice.pxi":51
+ *     cdef bytes out, piece
  *     cdef char* w
+ *     cdef int count = len(replacements)             # <<<<<<<<<<<<<<
+ *     for c in range(m.count):
+ *         if c == skip:
+*/
+  if (unlikely(__pyx_v_replacements == Py_None)) {
+    PyErr_SetString(PyExc_TypeError, "object of type \047NoneType\047 has no len()");
+    __PYX_ERR(1, 51, __pyx_L1_error)
+  }
+  __pyx_t_1 = __Pyx_PyTuple_GET_SIZE(__pyx_v_replacements); if (unlikely(__pyx_t_1 == ((Py_ssize_t)-1))) __PYX_ERR(1, 51, __pyx_L1_error)
+  __pyx_v_count = __pyx_t_1;
+
+  /* "_fastmatch/_scan_splice.pxi":52
+ *     cdef char* w
+ *     cdef int count = len(replacements)
  *     for c in range(m.count):             # <<<<<<<<<<<<<<
  *         if c == skip:
  *             continue
 */
 
-  __pyx_t_1 = __pyx_v_m->count;
-  __pyx_t_2 = __pyx_t_1;
+  __pyx_t_2 = __pyx_v_m->count;
+  __pyx_t_3 = __pyx_t_2;
 
-  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
-    __pyx_v_c = __pyx_t_3;
+  for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
+    __pyx_v_c = __pyx_t_4;
 
-    /* "_fastmatch/_scan_splice.pxi":51
- *     cdef char* w
+    /* "_fastmatch/_scan_splice.pxi":53
+ *     cdef int count = len(replacements)
  *     for c in range(m.count):
  *         if c == skip:             # <<<<<<<<<<<<<<
  *             continue
  *         size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1
 */
-    __pyx_t_4 = (__pyx_v_c == __pyx_v_skip);
+    __pyx_t_5 = (__pyx_v_c == __pyx_v_skip);
 
-    if (__pyx_t_4) {
+    if (__pyx_t_5) {
 
 
-      /* "_fastmatch/_scan_splice.pxi":52
+      /* "_fastmatch/_scan_splice.pxi":54
  *     for c in range(m.count):
  *         if c == skip:
  *             continue             # <<<<<<<<<<<<<<
  *         size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1
- *         size += PyBytes_GET_SIZE(replacement) if c == replace else m.end[c] - m.start[c]
+ *         piece = _replacement_for(c, replace, replacements, count)
 */
       goto __pyx_L3_continue;
 
-      /* "_fastmatch/_scan_splice.pxi":51
- *     cdef char* w
+      /* "_fastmatch/_scan_splice.pxi":53
+ *     cdef int count = len(replacements)
  *     for c in range(m.count):
  *         if c == skip:             # <<<<<<<<<<<<<<
  *             continue
@@ -6985,46 +7496,57 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
     }
 
-    /* "_fastmatch/_scan_splice.pxi":53
+    /* "_fastmatch/_scan_splice.pxi":55
  *         if c == skip:
  *             continue
  *         size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1             # <<<<<<<<<<<<<<
- *         size += PyBytes_GET_SIZE(replacement) if c == replace else m.end[c] - m.start[c]
- *         first = False
+ *         piece = _replacement_for(c, replace, replacements, count)
+ *         size += PyBytes_GET_SIZE(piece) if piece is not None else m.end[c] - m.start[c]
 */
     if (__pyx_v_first) {
 
-      __pyx_t_5 = 0;
+      __pyx_t_6 = 0;
     } else {
 
-      __pyx_t_5 = 1;
+      __pyx_t_6 = 1;
     }
-    __pyx_v_size = (__pyx_v_size + ((__pyx_t_5 + ((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c]))) + 1));
+    __pyx_v_size = (__pyx_v_size + ((__pyx_t_6 + ((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c]))) + 1));
 
 
-    /* "_fastmatch/_scan_splice.pxi":54
+    /* "_fastmatch/_scan_splice.pxi":56
  *             continue
  *         size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1
- *         size += PyBytes_GET_SIZE(replacement) if c == replace else m.end[c] - m.start[c]             # <<<<<<<<<<<<<<
+ *         piece = _replacement_for(c, replace, replacements, count)             # <<<<<<<<<<<<<<
+ *         size += PyBytes_GET_SIZE(piece) if piece is not None else m.end[c] - m.start[c]
+ *         first = False
+*/
+    __pyx_t_7 = __pyx_f_10_fastmatch_5_scan__replacement_for(__pyx_v_c, __pyx_v_replace, __pyx_v_replacements, __pyx_v_count); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 56, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
+    __Pyx_XDECREF_SET(__pyx_v_piece, ((PyObject*)__pyx_t_7));
+    __pyx_t_7 = 0;
+
+    /* "_fastmatch/_scan_splice.pxi":57
+ *         size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1
+ *         piece = _replacement_for(c, replace, replacements, count)
+ *         size += PyBytes_GET_SIZE(piece) if piece is not None else m.end[c] - m.start[c]             # <<<<<<<<<<<<<<
  *         first = False
  *     out = PyBytes_FromStringAndSize(NULL, size)
 */
-    __pyx_t_4 = (__pyx_v_c == __pyx_v_replace);
+    __pyx_t_5 = (__pyx_v_piece != ((PyObject*)Py_None));
+    if (__pyx_t_5) {
 
-    if (__pyx_t_4) {
-
-      __pyx_t_6 = PyBytes_GET_SIZE(__pyx_v_replacement);
+      __pyx_t_1 = PyBytes_GET_SIZE(__pyx_v_piece);
     } else {
 
-      __pyx_t_6 = ((__pyx_v_m->end[__pyx_v_c]) - (__pyx_v_m->start[__pyx_v_c]));
+      __pyx_t_1 = ((__pyx_v_m->end[__pyx_v_c]) - (__pyx_v_m->start[__pyx_v_c]));
     }
 
-    __pyx_v_size = (__pyx_v_size + __pyx_t_6);
+    __pyx_v_size = (__pyx_v_size + __pyx_t_1);
 
 
-    /* "_fastmatch/_scan_splice.pxi":55
- *         size += (0 if first else 1) + (m.colon[c] - m.key[c]) + 1
- *         size += PyBytes_GET_SIZE(replacement) if c == replace else m.end[c] - m.start[c]
+    /* "_fastmatch/_scan_splice.pxi":58
+ *         piece = _replacement_for(c, replace, replacements, count)
+ *         size += PyBytes_GET_SIZE(piece) if piece is not None else m.end[c] - m.start[c]
  *         first = False             # <<<<<<<<<<<<<<
  *     out = PyBytes_FromStringAndSize(NULL, size)
  *     w = PyBytes_AS_STRING(out)
@@ -7034,19 +7556,19 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
   }
 
 
-  /* "_fastmatch/_scan_splice.pxi":56
- *         size += PyBytes_GET_SIZE(replacement) if c == replace else m.end[c] - m.start[c]
+  /* "_fastmatch/_scan_splice.pxi":59
+ *         size += PyBytes_GET_SIZE(piece) if piece is not None else m.end[c] - m.start[c]
  *         first = False
  *     out = PyBytes_FromStringAndSize(NULL, size)             # <<<<<<<<<<<<<<
  *     w = PyBytes_AS_STRING(out)
  *     w[0] = b"{"
 */
-  __pyx_t_7 = PyBytes_FromStringAndSize(NULL, __pyx_v_size); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 56, __pyx_L1_error)
+  __pyx_t_7 = PyBytes_FromStringAndSize(NULL, __pyx_v_size); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 59, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_7);
   __pyx_v_out = ((PyObject*)__pyx_t_7);
   __pyx_t_7 = 0;
 
-  /* "_fastmatch/_scan_splice.pxi":57
+  /* "_fastmatch/_scan_splice.pxi":60
  *         first = False
  *     out = PyBytes_FromStringAndSize(NULL, size)
  *     w = PyBytes_AS_STRING(out)             # <<<<<<<<<<<<<<
@@ -7055,7 +7577,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
   __pyx_v_w = PyBytes_AS_STRING(__pyx_v_out);
 
-  /* "_fastmatch/_scan_splice.pxi":58
+  /* "_fastmatch/_scan_splice.pxi":61
  *     out = PyBytes_FromStringAndSize(NULL, size)
  *     w = PyBytes_AS_STRING(out)
  *     w[0] = b"{"             # <<<<<<<<<<<<<<
@@ -7064,7 +7586,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
   (__pyx_v_w[0]) = '{';
 
-    /* "_fastmatch/_scan_splice.pxi":59
+    /* "_fastmatch/_scan_splice.pxi":62
  *     w = PyBytes_AS_STRING(out)
  *     w[0] = b"{"
  *     first = True             # <<<<<<<<<<<<<<
@@ -7073,7 +7595,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
     __pyx_v_first = 1;
 
-    /* "_fastmatch/_scan_splice.pxi":60
+    /* "_fastmatch/_scan_splice.pxi":63
  *     w[0] = b"{"
  *     first = True
  *     for c in range(m.count):             # <<<<<<<<<<<<<<
@@ -7081,25 +7603,25 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
  *             continue
 */
 
-    __pyx_t_1 = __pyx_v_m->count;
-    __pyx_t_2 = __pyx_t_1;
+    __pyx_t_2 = __pyx_v_m->count;
+    __pyx_t_3 = __pyx_t_2;
 
-    for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
-      __pyx_v_c = __pyx_t_3;
+    for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
+      __pyx_v_c = __pyx_t_4;
 
-      /* "_fastmatch/_scan_splice.pxi":61
+      /* "_fastmatch/_scan_splice.pxi":64
  *     first = True
  *     for c in range(m.count):
  *         if c == skip:             # <<<<<<<<<<<<<<
  *             continue
  *         if not first:
 */
-      __pyx_t_4 = (__pyx_v_c == __pyx_v_skip);
+      __pyx_t_5 = (__pyx_v_c == __pyx_v_skip);
 
-      if (__pyx_t_4) {
+      if (__pyx_t_5) {
 
 
-        /* "_fastmatch/_scan_splice.pxi":62
+        /* "_fastmatch/_scan_splice.pxi":65
  *     for c in range(m.count):
  *         if c == skip:
  *             continue             # <<<<<<<<<<<<<<
@@ -7108,7 +7630,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
         goto __pyx_L6_continue;
 
-        /* "_fastmatch/_scan_splice.pxi":61
+        /* "_fastmatch/_scan_splice.pxi":64
  *     first = True
  *     for c in range(m.count):
  *         if c == skip:             # <<<<<<<<<<<<<<
@@ -7117,19 +7639,19 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
       }
 
-      /* "_fastmatch/_scan_splice.pxi":63
+      /* "_fastmatch/_scan_splice.pxi":66
  *         if c == skip:
  *             continue
  *         if not first:             # <<<<<<<<<<<<<<
  *             w[pos] = b","
  *             pos += 1
 */
-      __pyx_t_4 = (!__pyx_v_first);
+      __pyx_t_5 = (!__pyx_v_first);
 
-      if (__pyx_t_4) {
+      if (__pyx_t_5) {
 
 
-        /* "_fastmatch/_scan_splice.pxi":64
+        /* "_fastmatch/_scan_splice.pxi":67
  *             continue
  *         if not first:
  *             w[pos] = b","             # <<<<<<<<<<<<<<
@@ -7138,7 +7660,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
         (__pyx_v_w[__pyx_v_pos]) = ',';
 
-        /* "_fastmatch/_scan_splice.pxi":65
+        /* "_fastmatch/_scan_splice.pxi":68
  *         if not first:
  *             w[pos] = b","
  *             pos += 1             # <<<<<<<<<<<<<<
@@ -7147,7 +7669,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
         __pyx_v_pos = (__pyx_v_pos + 1);
 
-        /* "_fastmatch/_scan_splice.pxi":63
+        /* "_fastmatch/_scan_splice.pxi":66
  *         if c == skip:
  *             continue
  *         if not first:             # <<<<<<<<<<<<<<
@@ -7156,7 +7678,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
       }
 
-      /* "_fastmatch/_scan_splice.pxi":66
+      /* "_fastmatch/_scan_splice.pxi":69
  *             w[pos] = b","
  *             pos += 1
  *         first = False             # <<<<<<<<<<<<<<
@@ -7165,7 +7687,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
       __pyx_v_first = 0;
 
-      /* "_fastmatch/_scan_splice.pxi":67
+      /* "_fastmatch/_scan_splice.pxi":70
  *             pos += 1
  *         first = False
  *         pos = _put(w, pos, p + m.key[c], m.colon[c] - m.key[c])             # <<<<<<<<<<<<<<
@@ -7174,57 +7696,68 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
       __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, (__pyx_v_p + (__pyx_v_m->key[__pyx_v_c])), ((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c])));
 
-      /* "_fastmatch/_scan_splice.pxi":68
+      /* "_fastmatch/_scan_splice.pxi":71
  *         first = False
  *         pos = _put(w, pos, p + m.key[c], m.colon[c] - m.key[c])
  *         w[pos] = b":"             # <<<<<<<<<<<<<<
  *         pos += 1
- *         if c == replace:
+ *         piece = _replacement_for(c, replace, replacements, count)
 */
       (__pyx_v_w[__pyx_v_pos]) = ':';
 
-      /* "_fastmatch/_scan_splice.pxi":69
+      /* "_fastmatch/_scan_splice.pxi":72
  *         pos = _put(w, pos, p + m.key[c], m.colon[c] - m.key[c])
  *         w[pos] = b":"
  *         pos += 1             # <<<<<<<<<<<<<<
- *         if c == replace:
- *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(replacement), PyBytes_GET_SIZE(replacement))
+ *         piece = _replacement_for(c, replace, replacements, count)
+ *         if piece is not None:
 */
       __pyx_v_pos = (__pyx_v_pos + 1);
 
-      /* "_fastmatch/_scan_splice.pxi":70
+      /* "_fastmatch/_scan_splice.pxi":73
  *         w[pos] = b":"
  *         pos += 1
- *         if c == replace:             # <<<<<<<<<<<<<<
- *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(replacement), PyBytes_GET_SIZE(replacement))
+ *         piece = _replacement_for(c, replace, replacements, count)             # <<<<<<<<<<<<<<
+ *         if piece is not None:
+ *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece))
+*/
+      __pyx_t_7 = __pyx_f_10_fastmatch_5_scan__replacement_for(__pyx_v_c, __pyx_v_replace, __pyx_v_replacements, __pyx_v_count); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 73, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_7);
+      __Pyx_XDECREF_SET(__pyx_v_piece, ((PyObject*)__pyx_t_7));
+      __pyx_t_7 = 0;
+
+      /* "_fastmatch/_scan_splice.pxi":74
+ *         pos += 1
+ *         piece = _replacement_for(c, replace, replacements, count)
+ *         if piece is not None:             # <<<<<<<<<<<<<<
+ *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece))
  *         else:
 */
-      __pyx_t_4 = (__pyx_v_c == __pyx_v_replace);
+      __pyx_t_5 = (__pyx_v_piece != ((PyObject*)Py_None));
+      if (__pyx_t_5) {
 
-      if (__pyx_t_4) {
 
-
-        /* "_fastmatch/_scan_splice.pxi":71
- *         pos += 1
- *         if c == replace:
- *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(replacement), PyBytes_GET_SIZE(replacement))             # <<<<<<<<<<<<<<
+        /* "_fastmatch/_scan_splice.pxi":75
+ *         piece = _replacement_for(c, replace, replacements, count)
+ *         if piece is not None:
+ *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece))             # <<<<<<<<<<<<<<
  *         else:
  *             pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])
 */
-        __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_v_replacement)), PyBytes_GET_SIZE(__pyx_v_replacement));
+        __pyx_v_pos = __pyx_f_10_fastmatch_5_scan__put(__pyx_v_w, __pyx_v_pos, ((__pyx_t_10_fastmatch_5_scan_uchar const *)PyBytes_AS_STRING(__pyx_v_piece)), PyBytes_GET_SIZE(__pyx_v_piece));
 
-        /* "_fastmatch/_scan_splice.pxi":70
- *         w[pos] = b":"
+        /* "_fastmatch/_scan_splice.pxi":74
  *         pos += 1
- *         if c == replace:             # <<<<<<<<<<<<<<
- *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(replacement), PyBytes_GET_SIZE(replacement))
+ *         piece = _replacement_for(c, replace, replacements, count)
+ *         if piece is not None:             # <<<<<<<<<<<<<<
+ *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece))
  *         else:
 */
         goto __pyx_L10;
       }
 
-      /* "_fastmatch/_scan_splice.pxi":73
- *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(replacement), PyBytes_GET_SIZE(replacement))
+      /* "_fastmatch/_scan_splice.pxi":77
+ *             pos = _put(w, pos, <const uchar*>PyBytes_AS_STRING(piece), PyBytes_GET_SIZE(piece))
  *         else:
  *             pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])             # <<<<<<<<<<<<<<
  *     w[pos] = b"}"
@@ -7238,7 +7771,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
     }
 
 
-    /* "_fastmatch/_scan_splice.pxi":74
+    /* "_fastmatch/_scan_splice.pxi":78
  *         else:
  *             pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])
  *     w[pos] = b"}"             # <<<<<<<<<<<<<<
@@ -7247,7 +7780,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 */
   (__pyx_v_w[__pyx_v_pos]) = '}';
 
-  /* "_fastmatch/_scan_splice.pxi":75
+  /* "_fastmatch/_scan_splice.pxi":79
  *             pos = _put(w, pos, p + m.start[c], m.end[c] - m.start[c])
  *     w[pos] = b"}"
  *     return out             # <<<<<<<<<<<<<<
@@ -7268,9 +7801,9 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
   /* "_fastmatch/_scan_splice.pxi":42
  * 
  * 
- * cdef bytes _compact(const uchar* p, const Members* m, int skip, int replace, bytes replacement):             # <<<<<<<<<<<<<<
+ * cdef bytes _compact(const uchar* p, const Members* m, int skip, const int* replace, tuple replacements):             # <<<<<<<<<<<<<<
  *     """The object of ``m`` as msgspec encodes a dict[str, Raw]: members compact, values
- *     verbatim; member ``skip`` left out, member ``replace``'s value replaced (-1: none)."""
+ *     verbatim; member ``skip`` left out (-1: none), and member ``replace[k]``'s value
 */
 
   /* function exit code */
@@ -7284,483 +7817,892 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__compact(__pyx_t_10_fastmatch_5_sca
 
 
   __Pyx_XDECREF(__pyx_v_out);
+  __Pyx_XDECREF(__pyx_v_piece);
+
 
   __Pyx_XGIVEREF(__pyx_r);
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan_splice.pxi":78
+/* "_fastmatch/_scan_splice.pxi":82
  * 
  * 
- * cdef object _cut_metadata(const uchar* p, Py_ssize_t start, Py_ssize_t end):             # <<<<<<<<<<<<<<
- *     """levels._cut for a body whose managed fields can only be in its own ``metadata``:
- *     the body without them (bytes), None when it has none (then it stays as it is), or
+ * cdef inline bytes _replacement_for(int c, const int* replace, tuple replacements, int count):             # <<<<<<<<<<<<<<
+ *     cdef int k
+ *     for k in range(count):
 */
 
-static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, Py_ssize_t __pyx_v_start, Py_ssize_t __pyx_v_end) {
-  __pyx_t_10_fastmatch_5_scan_Members __pyx_v_body;
-  __pyx_t_10_fastmatch_5_scan_Members __pyx_v_meta;
-  int __pyx_v_c;
-  int __pyx_v_i_meta;
-  int __pyx_v_i_mf;
+static CYTHON_INLINE PyObject *__pyx_f_10_fastmatch_5_scan__replacement_for(int __pyx_v_c, int const *__pyx_v_replace, PyObject *__pyx_v_replacements, int __pyx_v_count) {
+  int __pyx_v_k;
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
   int __pyx_t_1;
   int __pyx_t_2;
   int __pyx_t_3;
   int __pyx_t_4;
-  int __pyx_t_5;
-  PyObject *__pyx_t_6 = NULL;
-  PyObject *__pyx_t_7 = NULL;
+  PyObject *__pyx_t_5 = NULL;
   int __pyx_lineno = 0;
   const char *__pyx_filename = NULL;
   int __pyx_clineno = 0;
-  __Pyx_RefNannySetupContext("_cut_metadata", 0);
-
-  /* "_fastmatch/_scan_splice.pxi":83
- *     _LEAVE_TO_REFERENCE (a list's items, a Table's rows, a key the splice cannot copy)."""
- *     cdef Members body, meta
- *     cdef int c, i_meta = NO_MEMBER, i_mf = NO_MEMBER             # <<<<<<<<<<<<<<
- *     if p[start] != 123:
- *         return None  # not an object: kept as it is
-*/
-  __pyx_v_i_meta = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
-  __pyx_v_i_mf = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
+  __Pyx_RefNannySetupContext("_replacement_for", 0);
 
   /* "_fastmatch/_scan_splice.pxi":84
- *     cdef Members body, meta
- *     cdef int c, i_meta = NO_MEMBER, i_mf = NO_MEMBER
- *     if p[start] != 123:             # <<<<<<<<<<<<<<
- *         return None  # not an object: kept as it is
- *     if _members(p, start, end, &body, 2) < 0:
+ * cdef inline bytes _replacement_for(int c, const int* replace, tuple replacements, int count):
+ *     cdef int k
+ *     for k in range(count):             # <<<<<<<<<<<<<<
+ *         if replace[k] == c:
+ *             return replacements[k]
 */
-  __pyx_t_1 = ((__pyx_v_p[__pyx_v_start]) != 0x7B);
 
-  if (__pyx_t_1) {
+  __pyx_t_1 = __pyx_v_count;
+  __pyx_t_2 = __pyx_t_1;
 
+  for (__pyx_t_3 = 0; __pyx_t_3 < __pyx_t_2; __pyx_t_3+=1) {
+    __pyx_v_k = __pyx_t_3;
 
     /* "_fastmatch/_scan_splice.pxi":85
- *     cdef int c, i_meta = NO_MEMBER, i_mf = NO_MEMBER
- *     if p[start] != 123:
- *         return None  # not an object: kept as it is             # <<<<<<<<<<<<<<
- *     if _members(p, start, end, &body, 2) < 0:
- *         return _LEAVE_TO_REFERENCE
+ *     cdef int k
+ *     for k in range(count):
+ *         if replace[k] == c:             # <<<<<<<<<<<<<<
+ *             return replacements[k]
+ *     return None
 */
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+    __pyx_t_4 = ((__pyx_v_replace[__pyx_v_k]) == __pyx_v_c);
+
+    if (__pyx_t_4) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":86
+ *     for k in range(count):
+ *         if replace[k] == c:
+ *             return replacements[k]             # <<<<<<<<<<<<<<
+ *     return None
+ * 
+*/
+      if (unlikely(__pyx_v_replacements == Py_None)) {
+        PyErr_SetString(PyExc_TypeError, "\047NoneType\047 object is not subscriptable");
+        __PYX_ERR(1, 86, __pyx_L1_error)
       }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan_splice.pxi":84
- *     cdef Members body, meta
- *     cdef int c, i_meta = NO_MEMBER, i_mf = NO_MEMBER
- *     if p[start] != 123:             # <<<<<<<<<<<<<<
- *         return None  # not an object: kept as it is
- *     if _members(p, start, end, &body, 2) < 0:
-*/
-  }
-
-  /* "_fastmatch/_scan_splice.pxi":86
- *     if p[start] != 123:
- *         return None  # not an object: kept as it is
- *     if _members(p, start, end, &body, 2) < 0:             # <<<<<<<<<<<<<<
- *         return _LEAVE_TO_REFERENCE
- *     for c in range(body.count):
-*/
-  __pyx_t_1 = (__pyx_f_10_fastmatch_5_scan__members(__pyx_v_p, __pyx_v_start, __pyx_v_end, (&__pyx_v_body), 2) < 0);
-
-  if (__pyx_t_1) {
-
-
-    /* "_fastmatch/_scan_splice.pxi":87
- *         return None  # not an object: kept as it is
- *     if _members(p, start, end, &body, 2) < 0:
- *         return _LEAVE_TO_REFERENCE             # <<<<<<<<<<<<<<
- *     for c in range(body.count):
- *         if _key_is(p, &body, c, "items", 5):
-*/
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __Pyx_INCREF(__pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
-        __pyx_r = __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan_splice.pxi":86
- *     if p[start] != 123:
- *         return None  # not an object: kept as it is
- *     if _members(p, start, end, &body, 2) < 0:             # <<<<<<<<<<<<<<
- *         return _LEAVE_TO_REFERENCE
- *     for c in range(body.count):
-*/
-  }
-
-  /* "_fastmatch/_scan_splice.pxi":88
- *     if _members(p, start, end, &body, 2) < 0:
- *         return _LEAVE_TO_REFERENCE
- *     for c in range(body.count):             # <<<<<<<<<<<<<<
- *         if _key_is(p, &body, c, "items", 5):
- *             return _LEAVE_TO_REFERENCE
-*/
-
-  __pyx_t_2 = __pyx_v_body.count;
-  __pyx_t_3 = __pyx_t_2;
-
-  for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
-    __pyx_v_c = __pyx_t_4;
-
-    /* "_fastmatch/_scan_splice.pxi":89
- *         return _LEAVE_TO_REFERENCE
- *     for c in range(body.count):
- *         if _key_is(p, &body, c, "items", 5):             # <<<<<<<<<<<<<<
- *             return _LEAVE_TO_REFERENCE
- *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:
-*/
-    __pyx_t_1 = __pyx_f_10_fastmatch_5_scan__key_is(__pyx_v_p, (&__pyx_v_body), __pyx_v_c, __pyx_k_items, 5);
-
-    if (__pyx_t_1) {
-
-
-      /* "_fastmatch/_scan_splice.pxi":90
- *     for c in range(body.count):
- *         if _key_is(p, &body, c, "items", 5):
- *             return _LEAVE_TO_REFERENCE             # <<<<<<<<<<<<<<
- *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:
- *             return _LEAVE_TO_REFERENCE
-*/
+      __pyx_t_5 = __Pyx_PyTuple_GET_ITEM(__pyx_v_replacements, __pyx_v_k);
+      __Pyx_INCREF(__pyx_t_5);
+      if (!(likely(PyBytes_CheckExact(__pyx_t_5))||((__pyx_t_5) == Py_None) || __Pyx_RaiseUnexpectedTypeError("bytes", __pyx_t_5))) __PYX_ERR(1, 86, __pyx_L1_error)
       {
         PyObject *__pyx_temp;
         {
           __pyx_temp = __pyx_r;
-          __Pyx_INCREF(__pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
-          __pyx_r = __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE;
+          __pyx_r = ((PyObject*)__pyx_t_5);
         }
         __Pyx_XDECREF(__pyx_temp);
       }
+      __pyx_t_5 = 0;
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan_splice.pxi":89
- *         return _LEAVE_TO_REFERENCE
- *     for c in range(body.count):
- *         if _key_is(p, &body, c, "items", 5):             # <<<<<<<<<<<<<<
- *             return _LEAVE_TO_REFERENCE
- *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:
-*/
-    }
-
-    /* "_fastmatch/_scan_splice.pxi":91
- *         if _key_is(p, &body, c, "items", 5):
- *             return _LEAVE_TO_REFERENCE
- *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:             # <<<<<<<<<<<<<<
- *             return _LEAVE_TO_REFERENCE
- *         if _key_is(p, &body, c, "metadata", 8):
-*/
-    __pyx_t_5 = __pyx_f_10_fastmatch_5_scan__key_is(__pyx_v_p, (&__pyx_v_body), __pyx_v_c, __pyx_k_kind, 4);
-
-    if (__pyx_t_5) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_5;
-
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_5 = (((__pyx_v_body.end[__pyx_v_c]) - (__pyx_v_body.start[__pyx_v_c])) == 7);
-
-    if (__pyx_t_5) {
-
-    } else {
-
-      __pyx_t_1 = __pyx_t_5;
-
-      goto __pyx_L9_bool_binop_done;
-    }
-    __pyx_t_5 = (memcmp((__pyx_v_p + (__pyx_v_body.start[__pyx_v_c])), __pyx_k_Table, 7) == 0);
-
-
-    __pyx_t_1 = __pyx_t_5;
-
-    __pyx_L9_bool_binop_done:;
-    if (__pyx_t_1) {
-
-
-      /* "_fastmatch/_scan_splice.pxi":92
- *             return _LEAVE_TO_REFERENCE
- *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:
- *             return _LEAVE_TO_REFERENCE             # <<<<<<<<<<<<<<
- *         if _key_is(p, &body, c, "metadata", 8):
- *             i_meta = c
-*/
-      {
-        PyObject *__pyx_temp;
-        {
-          __pyx_temp = __pyx_r;
-          __Pyx_INCREF(__pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
-          __pyx_r = __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE;
-        }
-        __Pyx_XDECREF(__pyx_temp);
-      }
-      goto __pyx_L0;
-
-      /* "_fastmatch/_scan_splice.pxi":91
- *         if _key_is(p, &body, c, "items", 5):
- *             return _LEAVE_TO_REFERENCE
- *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:             # <<<<<<<<<<<<<<
- *             return _LEAVE_TO_REFERENCE
- *         if _key_is(p, &body, c, "metadata", 8):
-*/
-    }
-
-    /* "_fastmatch/_scan_splice.pxi":93
- *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:
- *             return _LEAVE_TO_REFERENCE
- *         if _key_is(p, &body, c, "metadata", 8):             # <<<<<<<<<<<<<<
- *             i_meta = c
- *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:
-*/
-    __pyx_t_1 = __pyx_f_10_fastmatch_5_scan__key_is(__pyx_v_p, (&__pyx_v_body), __pyx_v_c, __pyx_k_metadata, 8);
-
-    if (__pyx_t_1) {
-
-
-      /* "_fastmatch/_scan_splice.pxi":94
- *             return _LEAVE_TO_REFERENCE
- *         if _key_is(p, &body, c, "metadata", 8):
- *             i_meta = c             # <<<<<<<<<<<<<<
- *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:
- *         return None
-*/
-      __pyx_v_i_meta = __pyx_v_c;
-
-      /* "_fastmatch/_scan_splice.pxi":93
- *         if _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(p + body.start[c], b'"Table"', 7) == 0:
- *             return _LEAVE_TO_REFERENCE
- *         if _key_is(p, &body, c, "metadata", 8):             # <<<<<<<<<<<<<<
- *             i_meta = c
- *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:
+      /* "_fastmatch/_scan_splice.pxi":85
+ *     cdef int k
+ *     for k in range(count):
+ *         if replace[k] == c:             # <<<<<<<<<<<<<<
+ *             return replacements[k]
+ *     return None
 */
     }
   }
 
 
-  /* "_fastmatch/_scan_splice.pxi":95
- *         if _key_is(p, &body, c, "metadata", 8):
- *             i_meta = c
- *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:             # <<<<<<<<<<<<<<
- *         return None
- *     if _members(p, body.start[i_meta], body.end[i_meta], &meta, 3) < 0:
+  /* "_fastmatch/_scan_splice.pxi":87
+ *         if replace[k] == c:
+ *             return replacements[k]
+ *     return None             # <<<<<<<<<<<<<<
+ * 
+ * 
 */
-  __pyx_t_5 = (__pyx_v_i_meta == __pyx_e_10_fastmatch_5_scan_NO_MEMBER);
-
-  if (!__pyx_t_5) {
-
-  } else {
-
-    __pyx_t_1 = __pyx_t_5;
-
-    goto __pyx_L14_bool_binop_done;
-  }
-  __pyx_t_5 = ((__pyx_v_p[(__pyx_v_body.start[__pyx_v_i_meta])]) != 0x7B);
-
-
-  __pyx_t_1 = __pyx_t_5;
-
-  __pyx_L14_bool_binop_done:;
-  if (__pyx_t_1) {
-
-
-    /* "_fastmatch/_scan_splice.pxi":96
- *             i_meta = c
- *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:
- *         return None             # <<<<<<<<<<<<<<
- *     if _members(p, body.start[i_meta], body.end[i_meta], &meta, 3) < 0:
- *         return _LEAVE_TO_REFERENCE
-*/
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = Py_None; __Pyx_INCREF(Py_None);
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan_splice.pxi":95
- *         if _key_is(p, &body, c, "metadata", 8):
- *             i_meta = c
- *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:             # <<<<<<<<<<<<<<
- *         return None
- *     if _members(p, body.start[i_meta], body.end[i_meta], &meta, 3) < 0:
-*/
-  }
-
-  /* "_fastmatch/_scan_splice.pxi":97
- *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:
- *         return None
- *     if _members(p, body.start[i_meta], body.end[i_meta], &meta, 3) < 0:             # <<<<<<<<<<<<<<
- *         return _LEAVE_TO_REFERENCE
- *     for c in range(meta.count):
-*/
-  __pyx_t_1 = (__pyx_f_10_fastmatch_5_scan__members(__pyx_v_p, (__pyx_v_body.start[__pyx_v_i_meta]), (__pyx_v_body.end[__pyx_v_i_meta]), (&__pyx_v_meta), 3) < 0);
-
-  if (__pyx_t_1) {
-
-
-    /* "_fastmatch/_scan_splice.pxi":98
- *         return None
- *     if _members(p, body.start[i_meta], body.end[i_meta], &meta, 3) < 0:
- *         return _LEAVE_TO_REFERENCE             # <<<<<<<<<<<<<<
- *     for c in range(meta.count):
- *         if _key_is(p, &meta, c, "managedFields", 13):
-*/
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __Pyx_INCREF(__pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
-        __pyx_r = __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE;
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan_splice.pxi":97
- *     if i_meta == NO_MEMBER or p[body.start[i_meta]] != 123:
- *         return None
- *     if _members(p, body.start[i_meta], body.end[i_meta], &meta, 3) < 0:             # <<<<<<<<<<<<<<
- *         return _LEAVE_TO_REFERENCE
- *     for c in range(meta.count):
-*/
-  }
-
-  /* "_fastmatch/_scan_splice.pxi":99
- *     if _members(p, body.start[i_meta], body.end[i_meta], &meta, 3) < 0:
- *         return _LEAVE_TO_REFERENCE
- *     for c in range(meta.count):             # <<<<<<<<<<<<<<
- *         if _key_is(p, &meta, c, "managedFields", 13):
- *             i_mf = c
-*/
-
-  __pyx_t_2 = __pyx_v_meta.count;
-  __pyx_t_3 = __pyx_t_2;
-
-  for (__pyx_t_4 = 0; __pyx_t_4 < __pyx_t_3; __pyx_t_4+=1) {
-    __pyx_v_c = __pyx_t_4;
-
-    /* "_fastmatch/_scan_splice.pxi":100
- *         return _LEAVE_TO_REFERENCE
- *     for c in range(meta.count):
- *         if _key_is(p, &meta, c, "managedFields", 13):             # <<<<<<<<<<<<<<
- *             i_mf = c
- *     if i_mf == NO_MEMBER:
-*/
-    __pyx_t_1 = __pyx_f_10_fastmatch_5_scan__key_is(__pyx_v_p, (&__pyx_v_meta), __pyx_v_c, __pyx_k_managedFields, 13);
-
-    if (__pyx_t_1) {
-
-
-      /* "_fastmatch/_scan_splice.pxi":101
- *     for c in range(meta.count):
- *         if _key_is(p, &meta, c, "managedFields", 13):
- *             i_mf = c             # <<<<<<<<<<<<<<
- *     if i_mf == NO_MEMBER:
- *         return None
-*/
-      __pyx_v_i_mf = __pyx_v_c;
-
-      /* "_fastmatch/_scan_splice.pxi":100
- *         return _LEAVE_TO_REFERENCE
- *     for c in range(meta.count):
- *         if _key_is(p, &meta, c, "managedFields", 13):             # <<<<<<<<<<<<<<
- *             i_mf = c
- *     if i_mf == NO_MEMBER:
-*/
-    }
-  }
-
-
-  /* "_fastmatch/_scan_splice.pxi":102
- *         if _key_is(p, &meta, c, "managedFields", 13):
- *             i_mf = c
- *     if i_mf == NO_MEMBER:             # <<<<<<<<<<<<<<
- *         return None
- *     return _compact(p, &body, NO_MEMBER, i_meta, _compact(p, &meta, i_mf, NO_MEMBER, None))
-*/
-  __pyx_t_1 = (__pyx_v_i_mf == __pyx_e_10_fastmatch_5_scan_NO_MEMBER);
-
-  if (__pyx_t_1) {
-
-
-    /* "_fastmatch/_scan_splice.pxi":103
- *             i_mf = c
- *     if i_mf == NO_MEMBER:
- *         return None             # <<<<<<<<<<<<<<
- *     return _compact(p, &body, NO_MEMBER, i_meta, _compact(p, &meta, i_mf, NO_MEMBER, None))
-*/
-    {
-      PyObject *__pyx_temp;
-      {
-        __pyx_temp = __pyx_r;
-        __pyx_r = Py_None; __Pyx_INCREF(Py_None);
-      }
-      __Pyx_XDECREF(__pyx_temp);
-    }
-    goto __pyx_L0;
-
-    /* "_fastmatch/_scan_splice.pxi":102
- *         if _key_is(p, &meta, c, "managedFields", 13):
- *             i_mf = c
- *     if i_mf == NO_MEMBER:             # <<<<<<<<<<<<<<
- *         return None
- *     return _compact(p, &body, NO_MEMBER, i_meta, _compact(p, &meta, i_mf, NO_MEMBER, None))
-*/
-  }
-
-  /* "_fastmatch/_scan_splice.pxi":104
- *     if i_mf == NO_MEMBER:
- *         return None
- *     return _compact(p, &body, NO_MEMBER, i_meta, _compact(p, &meta, i_mf, NO_MEMBER, None))             # <<<<<<<<<<<<<<
-*/
-  __pyx_t_6 = __pyx_f_10_fastmatch_5_scan__compact(__pyx_v_p, (&__pyx_v_meta), __pyx_v_i_mf, __pyx_e_10_fastmatch_5_scan_NO_MEMBER, ((PyObject*)Py_None)); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 104, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_6);
-  __pyx_t_7 = __pyx_f_10_fastmatch_5_scan__compact(__pyx_v_p, (&__pyx_v_body), __pyx_e_10_fastmatch_5_scan_NO_MEMBER, __pyx_v_i_meta, ((PyObject*)__pyx_t_6)); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 104, __pyx_L1_error)
-  __Pyx_GOTREF(__pyx_t_7);
-  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
   {
     PyObject *__pyx_temp;
     {
       __pyx_temp = __pyx_r;
-      __pyx_r = __pyx_t_7;
+      __pyx_r = ((PyObject*)Py_None); __Pyx_INCREF(Py_None);
     }
     __Pyx_XDECREF(__pyx_temp);
   }
-  __pyx_t_7 = 0;
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan_splice.pxi":78
+  /* "_fastmatch/_scan_splice.pxi":82
  * 
  * 
- * cdef object _cut_metadata(const uchar* p, Py_ssize_t start, Py_ssize_t end):             # <<<<<<<<<<<<<<
- *     """levels._cut for a body whose managed fields can only be in its own ``metadata``:
- *     the body without them (bytes), None when it has none (then it stays as it is), or
+ * cdef inline bytes _replacement_for(int c, const int* replace, tuple replacements, int count):             # <<<<<<<<<<<<<<
+ *     cdef int k
+ *     for k in range(count):
 */
 
   /* function exit code */
   __pyx_L1_error:;
-  __Pyx_XDECREF(__pyx_t_6);
+  __Pyx_XDECREF(__pyx_t_5);
+  __Pyx_AddTraceback("_fastmatch._scan._replacement_for", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = 0;
+  __pyx_L0:;
+
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "_fastmatch/_scan_splice.pxi":94
+ * 
+ * 
+ * cdef object _cut_body(const uchar* p, Py_ssize_t start, Py_ssize_t end, int depth):             # <<<<<<<<<<<<<<
+ *     """levels._cut over the spans of a body: the body without managed fields (bytes), None
+ *     when it has none (then it stays as it is), or _LEAVE_TO_REFERENCE (a key the splice
+*/
+
+static PyObject *__pyx_f_10_fastmatch_5_scan__cut_body(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, Py_ssize_t __pyx_v_start, Py_ssize_t __pyx_v_end, int __pyx_v_depth) {
+  __pyx_t_10_fastmatch_5_scan_Members __pyx_v_body;
+  __pyx_t_10_fastmatch_5_scan_Members __pyx_v_meta;
+  int __pyx_v_c;
+  int __pyx_v_i_mf;
+  int __pyx_v_at[3];
+  int __pyx_v_table;
+  PyObject *__pyx_v_new_meta = 0;
+  PyObject *__pyx_v_new_items = 0;
+  PyObject *__pyx_v_new_rows = 0;
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  int __pyx_t_1[3];
+  int __pyx_t_2;
+  int __pyx_t_3;
+  int __pyx_t_4;
+  int __pyx_t_5;
+  int __pyx_t_6;
+  PyObject *__pyx_t_7 = NULL;
+  PyObject *__pyx_t_8 = NULL;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("_cut_body", 0);
+
+  /* "_fastmatch/_scan_splice.pxi":104
+ *     """
+ *     cdef Members body, meta
+ *     cdef int c, i_mf = NO_MEMBER             # <<<<<<<<<<<<<<
+ *     cdef int[3] at = [NO_MEMBER, NO_MEMBER, NO_MEMBER]  # metadata, items, rows
+ *     cdef bint table = False
+*/
+  __pyx_v_i_mf = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
+
+  /* "_fastmatch/_scan_splice.pxi":105
+ *     cdef Members body, meta
+ *     cdef int c, i_mf = NO_MEMBER
+ *     cdef int[3] at = [NO_MEMBER, NO_MEMBER, NO_MEMBER]  # metadata, items, rows             # <<<<<<<<<<<<<<
+ *     cdef bint table = False
+ *     cdef object new_meta = None, new_items = None, new_rows = None
+*/
+  __pyx_t_1[0] = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
+  __pyx_t_1[1] = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
+  __pyx_t_1[2] = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
+  memcpy(&(__pyx_v_at[0]), __pyx_t_1, sizeof(__pyx_v_at[0]) * (3));
+
+  /* "_fastmatch/_scan_splice.pxi":106
+ *     cdef int c, i_mf = NO_MEMBER
+ *     cdef int[3] at = [NO_MEMBER, NO_MEMBER, NO_MEMBER]  # metadata, items, rows
+ *     cdef bint table = False             # <<<<<<<<<<<<<<
+ *     cdef object new_meta = None, new_items = None, new_rows = None
+ *     if p[start] != 123:
+*/
+  __pyx_v_table = 0;
+
+  /* "_fastmatch/_scan_splice.pxi":107
+ *     cdef int[3] at = [NO_MEMBER, NO_MEMBER, NO_MEMBER]  # metadata, items, rows
+ *     cdef bint table = False
+ *     cdef object new_meta = None, new_items = None, new_rows = None             # <<<<<<<<<<<<<<
+ *     if p[start] != 123:
+ *         return None  # not an object: kept as it is
+*/
+  __Pyx_INCREF(Py_None);
+  __pyx_v_new_meta = Py_None;
+  __Pyx_INCREF(Py_None);
+  __pyx_v_new_items = Py_None;
+  __Pyx_INCREF(Py_None);
+  __pyx_v_new_rows = Py_None;
+
+  /* "_fastmatch/_scan_splice.pxi":108
+ *     cdef bint table = False
+ *     cdef object new_meta = None, new_items = None, new_rows = None
+ *     if p[start] != 123:             # <<<<<<<<<<<<<<
+ *         return None  # not an object: kept as it is
+ *     if depth > CUT_DEPTH or _members(p, start, end, &body, 2) < 0:
+*/
+  __pyx_t_2 = ((__pyx_v_p[__pyx_v_start]) != 0x7B);
+
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":109
+ *     cdef object new_meta = None, new_items = None, new_rows = None
+ *     if p[start] != 123:
+ *         return None  # not an object: kept as it is             # <<<<<<<<<<<<<<
+ *     if depth > CUT_DEPTH or _members(p, start, end, &body, 2) < 0:
+ *         return _LEAVE_TO_REFERENCE
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan_splice.pxi":108
+ *     cdef bint table = False
+ *     cdef object new_meta = None, new_items = None, new_rows = None
+ *     if p[start] != 123:             # <<<<<<<<<<<<<<
+ *         return None  # not an object: kept as it is
+ *     if depth > CUT_DEPTH or _members(p, start, end, &body, 2) < 0:
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":110
+ *     if p[start] != 123:
+ *         return None  # not an object: kept as it is
+ *     if depth > CUT_DEPTH or _members(p, start, end, &body, 2) < 0:             # <<<<<<<<<<<<<<
+ *         return _LEAVE_TO_REFERENCE
+ *     for c in range(body.count):
+*/
+  __pyx_t_3 = (__pyx_v_depth > __pyx_e_10_fastmatch_5_scan_CUT_DEPTH);
+
+  if (!__pyx_t_3) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_3;
+
+    goto __pyx_L5_bool_binop_done;
+  }
+  __pyx_t_3 = (__pyx_f_10_fastmatch_5_scan__members(__pyx_v_p, __pyx_v_start, __pyx_v_end, (&__pyx_v_body), 2) < 0);
+
+
+  __pyx_t_2 = __pyx_t_3;
+
+  __pyx_L5_bool_binop_done:;
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":111
+ *         return None  # not an object: kept as it is
+ *     if depth > CUT_DEPTH or _members(p, start, end, &body, 2) < 0:
+ *         return _LEAVE_TO_REFERENCE             # <<<<<<<<<<<<<<
+ *     for c in range(body.count):
+ *         if _key_is(p, &body, c, "metadata", 8):
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __Pyx_INCREF(__pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
+        __pyx_r = __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE;
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan_splice.pxi":110
+ *     if p[start] != 123:
+ *         return None  # not an object: kept as it is
+ *     if depth > CUT_DEPTH or _members(p, start, end, &body, 2) < 0:             # <<<<<<<<<<<<<<
+ *         return _LEAVE_TO_REFERENCE
+ *     for c in range(body.count):
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":112
+ *     if depth > CUT_DEPTH or _members(p, start, end, &body, 2) < 0:
+ *         return _LEAVE_TO_REFERENCE
+ *     for c in range(body.count):             # <<<<<<<<<<<<<<
+ *         if _key_is(p, &body, c, "metadata", 8):
+ *             at[0] = c
+*/
+
+  __pyx_t_4 = __pyx_v_body.count;
+  __pyx_t_5 = __pyx_t_4;
+
+  for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
+    __pyx_v_c = __pyx_t_6;
+
+    /* "_fastmatch/_scan_splice.pxi":113
+ *         return _LEAVE_TO_REFERENCE
+ *     for c in range(body.count):
+ *         if _key_is(p, &body, c, "metadata", 8):             # <<<<<<<<<<<<<<
+ *             at[0] = c
+ *         elif _key_is(p, &body, c, "items", 5):
+*/
+    __pyx_t_2 = __pyx_f_10_fastmatch_5_scan__key_is(__pyx_v_p, (&__pyx_v_body), __pyx_v_c, __pyx_k_metadata, 8);
+
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":114
+ *     for c in range(body.count):
+ *         if _key_is(p, &body, c, "metadata", 8):
+ *             at[0] = c             # <<<<<<<<<<<<<<
+ *         elif _key_is(p, &body, c, "items", 5):
+ *             at[1] = c
+*/
+      (__pyx_v_at[0]) = __pyx_v_c;
+
+      /* "_fastmatch/_scan_splice.pxi":113
+ *         return _LEAVE_TO_REFERENCE
+ *     for c in range(body.count):
+ *         if _key_is(p, &body, c, "metadata", 8):             # <<<<<<<<<<<<<<
+ *             at[0] = c
+ *         elif _key_is(p, &body, c, "items", 5):
+*/
+      goto __pyx_L9;
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":115
+ *         if _key_is(p, &body, c, "metadata", 8):
+ *             at[0] = c
+ *         elif _key_is(p, &body, c, "items", 5):             # <<<<<<<<<<<<<<
+ *             at[1] = c
+ *         elif _key_is(p, &body, c, "rows", 4):
+*/
+    __pyx_t_2 = __pyx_f_10_fastmatch_5_scan__key_is(__pyx_v_p, (&__pyx_v_body), __pyx_v_c, __pyx_k_items, 5);
+
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":116
+ *             at[0] = c
+ *         elif _key_is(p, &body, c, "items", 5):
+ *             at[1] = c             # <<<<<<<<<<<<<<
+ *         elif _key_is(p, &body, c, "rows", 4):
+ *             at[2] = c
+*/
+      (__pyx_v_at[1]) = __pyx_v_c;
+
+      /* "_fastmatch/_scan_splice.pxi":115
+ *         if _key_is(p, &body, c, "metadata", 8):
+ *             at[0] = c
+ *         elif _key_is(p, &body, c, "items", 5):             # <<<<<<<<<<<<<<
+ *             at[1] = c
+ *         elif _key_is(p, &body, c, "rows", 4):
+*/
+      goto __pyx_L9;
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":117
+ *         elif _key_is(p, &body, c, "items", 5):
+ *             at[1] = c
+ *         elif _key_is(p, &body, c, "rows", 4):             # <<<<<<<<<<<<<<
+ *             at[2] = c
+ *         elif _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(
+*/
+    __pyx_t_2 = __pyx_f_10_fastmatch_5_scan__key_is(__pyx_v_p, (&__pyx_v_body), __pyx_v_c, __pyx_k_rows, 4);
+
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":118
+ *             at[1] = c
+ *         elif _key_is(p, &body, c, "rows", 4):
+ *             at[2] = c             # <<<<<<<<<<<<<<
+ *         elif _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(
+ *             p + body.start[c], b'"Table"', 7
+*/
+      (__pyx_v_at[2]) = __pyx_v_c;
+
+      /* "_fastmatch/_scan_splice.pxi":117
+ *         elif _key_is(p, &body, c, "items", 5):
+ *             at[1] = c
+ *         elif _key_is(p, &body, c, "rows", 4):             # <<<<<<<<<<<<<<
+ *             at[2] = c
+ *         elif _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(
+*/
+      goto __pyx_L9;
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":119
+ *         elif _key_is(p, &body, c, "rows", 4):
+ *             at[2] = c
+ *         elif _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(             # <<<<<<<<<<<<<<
+ *             p + body.start[c], b'"Table"', 7
+ *         ) == 0:
+*/
+    __pyx_t_3 = __pyx_f_10_fastmatch_5_scan__key_is(__pyx_v_p, (&__pyx_v_body), __pyx_v_c, __pyx_k_kind, 4);
+
+    if (__pyx_t_3) {
+
+    } else {
+
+      __pyx_t_2 = __pyx_t_3;
+
+      goto __pyx_L10_bool_binop_done;
+    }
+    __pyx_t_3 = (((__pyx_v_body.end[__pyx_v_c]) - (__pyx_v_body.start[__pyx_v_c])) == 7);
+
+    if (__pyx_t_3) {
+
+    } else {
+
+      __pyx_t_2 = __pyx_t_3;
+
+      goto __pyx_L10_bool_binop_done;
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":121
+ *         elif _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(
+ *             p + body.start[c], b'"Table"', 7
+ *         ) == 0:             # <<<<<<<<<<<<<<
+ *             table = True
+ *     if at[0] != NO_MEMBER and p[body.start[at[0]]] == 123:
+*/
+    __pyx_t_3 = (memcmp((__pyx_v_p + (__pyx_v_body.start[__pyx_v_c])), __pyx_k_Table, 7) == 0);
+
+
+    __pyx_t_2 = __pyx_t_3;
+
+    __pyx_L10_bool_binop_done:;
+
+    /* "_fastmatch/_scan_splice.pxi":119
+ *         elif _key_is(p, &body, c, "rows", 4):
+ *             at[2] = c
+ *         elif _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(             # <<<<<<<<<<<<<<
+ *             p + body.start[c], b'"Table"', 7
+ *         ) == 0:
+*/
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":122
+ *             p + body.start[c], b'"Table"', 7
+ *         ) == 0:
+ *             table = True             # <<<<<<<<<<<<<<
+ *     if at[0] != NO_MEMBER and p[body.start[at[0]]] == 123:
+ *         if _members(p, body.start[at[0]], body.end[at[0]], &meta, 3) < 0:
+*/
+      __pyx_v_table = 1;
+
+      /* "_fastmatch/_scan_splice.pxi":119
+ *         elif _key_is(p, &body, c, "rows", 4):
+ *             at[2] = c
+ *         elif _key_is(p, &body, c, "kind", 4) and body.end[c] - body.start[c] == 7 and memcmp(             # <<<<<<<<<<<<<<
+ *             p + body.start[c], b'"Table"', 7
+ *         ) == 0:
+*/
+    }
+    __pyx_L9:;
+  }
+
+
+  /* "_fastmatch/_scan_splice.pxi":123
+ *         ) == 0:
+ *             table = True
+ *     if at[0] != NO_MEMBER and p[body.start[at[0]]] == 123:             # <<<<<<<<<<<<<<
+ *         if _members(p, body.start[at[0]], body.end[at[0]], &meta, 3) < 0:
+ *             return _LEAVE_TO_REFERENCE
+*/
+  __pyx_t_3 = ((__pyx_v_at[0]) != __pyx_e_10_fastmatch_5_scan_NO_MEMBER);
+
+  if (__pyx_t_3) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_3;
+
+    goto __pyx_L14_bool_binop_done;
+  }
+  __pyx_t_3 = ((__pyx_v_p[(__pyx_v_body.start[(__pyx_v_at[0])])]) == 0x7B);
+
+
+  __pyx_t_2 = __pyx_t_3;
+
+  __pyx_L14_bool_binop_done:;
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":124
+ *             table = True
+ *     if at[0] != NO_MEMBER and p[body.start[at[0]]] == 123:
+ *         if _members(p, body.start[at[0]], body.end[at[0]], &meta, 3) < 0:             # <<<<<<<<<<<<<<
+ *             return _LEAVE_TO_REFERENCE
+ *         for c in range(meta.count):
+*/
+    __pyx_t_2 = (__pyx_f_10_fastmatch_5_scan__members(__pyx_v_p, (__pyx_v_body.start[(__pyx_v_at[0])]), (__pyx_v_body.end[(__pyx_v_at[0])]), (&__pyx_v_meta), 3) < 0);
+
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":125
+ *     if at[0] != NO_MEMBER and p[body.start[at[0]]] == 123:
+ *         if _members(p, body.start[at[0]], body.end[at[0]], &meta, 3) < 0:
+ *             return _LEAVE_TO_REFERENCE             # <<<<<<<<<<<<<<
+ *         for c in range(meta.count):
+ *             if _key_is(p, &meta, c, "managedFields", 13):
+*/
+      {
+        PyObject *__pyx_temp;
+        {
+          __pyx_temp = __pyx_r;
+          __Pyx_INCREF(__pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
+          __pyx_r = __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE;
+        }
+        __Pyx_XDECREF(__pyx_temp);
+      }
+      goto __pyx_L0;
+
+      /* "_fastmatch/_scan_splice.pxi":124
+ *             table = True
+ *     if at[0] != NO_MEMBER and p[body.start[at[0]]] == 123:
+ *         if _members(p, body.start[at[0]], body.end[at[0]], &meta, 3) < 0:             # <<<<<<<<<<<<<<
+ *             return _LEAVE_TO_REFERENCE
+ *         for c in range(meta.count):
+*/
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":126
+ *         if _members(p, body.start[at[0]], body.end[at[0]], &meta, 3) < 0:
+ *             return _LEAVE_TO_REFERENCE
+ *         for c in range(meta.count):             # <<<<<<<<<<<<<<
+ *             if _key_is(p, &meta, c, "managedFields", 13):
+ *                 i_mf = c
+*/
+
+    __pyx_t_4 = __pyx_v_meta.count;
+    __pyx_t_5 = __pyx_t_4;
+
+    for (__pyx_t_6 = 0; __pyx_t_6 < __pyx_t_5; __pyx_t_6+=1) {
+      __pyx_v_c = __pyx_t_6;
+
+      /* "_fastmatch/_scan_splice.pxi":127
+ *             return _LEAVE_TO_REFERENCE
+ *         for c in range(meta.count):
+ *             if _key_is(p, &meta, c, "managedFields", 13):             # <<<<<<<<<<<<<<
+ *                 i_mf = c
+ *         if i_mf != NO_MEMBER:
+*/
+      __pyx_t_2 = __pyx_f_10_fastmatch_5_scan__key_is(__pyx_v_p, (&__pyx_v_meta), __pyx_v_c, __pyx_k_managedFields, 13);
+
+      if (__pyx_t_2) {
+
+
+        /* "_fastmatch/_scan_splice.pxi":128
+ *         for c in range(meta.count):
+ *             if _key_is(p, &meta, c, "managedFields", 13):
+ *                 i_mf = c             # <<<<<<<<<<<<<<
+ *         if i_mf != NO_MEMBER:
+ *             new_meta = _compact(p, &meta, i_mf, at, ())
+*/
+        __pyx_v_i_mf = __pyx_v_c;
+
+        /* "_fastmatch/_scan_splice.pxi":127
+ *             return _LEAVE_TO_REFERENCE
+ *         for c in range(meta.count):
+ *             if _key_is(p, &meta, c, "managedFields", 13):             # <<<<<<<<<<<<<<
+ *                 i_mf = c
+ *         if i_mf != NO_MEMBER:
+*/
+      }
+    }
+
+
+    /* "_fastmatch/_scan_splice.pxi":129
+ *             if _key_is(p, &meta, c, "managedFields", 13):
+ *                 i_mf = c
+ *         if i_mf != NO_MEMBER:             # <<<<<<<<<<<<<<
+ *             new_meta = _compact(p, &meta, i_mf, at, ())
+ *     if at[1] != NO_MEMBER:
+*/
+    __pyx_t_2 = (__pyx_v_i_mf != __pyx_e_10_fastmatch_5_scan_NO_MEMBER);
+
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":130
+ *                 i_mf = c
+ *         if i_mf != NO_MEMBER:
+ *             new_meta = _compact(p, &meta, i_mf, at, ())             # <<<<<<<<<<<<<<
+ *     if at[1] != NO_MEMBER:
+ *         new_items = _cut_elements(p, body.start[at[1]], body.end[at[1]], False, depth)
+*/
+      __pyx_t_7 = __pyx_f_10_fastmatch_5_scan__compact(__pyx_v_p, (&__pyx_v_meta), __pyx_v_i_mf, __pyx_v_at, __pyx_mstate_global->__pyx_empty_tuple); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 130, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_7);
+      __Pyx_DECREF_SET(__pyx_v_new_meta, __pyx_t_7);
+      __pyx_t_7 = 0;
+
+      /* "_fastmatch/_scan_splice.pxi":129
+ *             if _key_is(p, &meta, c, "managedFields", 13):
+ *                 i_mf = c
+ *         if i_mf != NO_MEMBER:             # <<<<<<<<<<<<<<
+ *             new_meta = _compact(p, &meta, i_mf, at, ())
+ *     if at[1] != NO_MEMBER:
+*/
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":123
+ *         ) == 0:
+ *             table = True
+ *     if at[0] != NO_MEMBER and p[body.start[at[0]]] == 123:             # <<<<<<<<<<<<<<
+ *         if _members(p, body.start[at[0]], body.end[at[0]], &meta, 3) < 0:
+ *             return _LEAVE_TO_REFERENCE
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":131
+ *         if i_mf != NO_MEMBER:
+ *             new_meta = _compact(p, &meta, i_mf, at, ())
+ *     if at[1] != NO_MEMBER:             # <<<<<<<<<<<<<<
+ *         new_items = _cut_elements(p, body.start[at[1]], body.end[at[1]], False, depth)
+ *         if new_items is _LEAVE_TO_REFERENCE:
+*/
+  __pyx_t_2 = ((__pyx_v_at[1]) != __pyx_e_10_fastmatch_5_scan_NO_MEMBER);
+
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":132
+ *             new_meta = _compact(p, &meta, i_mf, at, ())
+ *     if at[1] != NO_MEMBER:
+ *         new_items = _cut_elements(p, body.start[at[1]], body.end[at[1]], False, depth)             # <<<<<<<<<<<<<<
+ *         if new_items is _LEAVE_TO_REFERENCE:
+ *             return new_items
+*/
+    __pyx_t_7 = __pyx_f_10_fastmatch_5_scan__cut_elements(__pyx_v_p, (__pyx_v_body.start[(__pyx_v_at[1])]), (__pyx_v_body.end[(__pyx_v_at[1])]), 0, __pyx_v_depth); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 132, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
+    __Pyx_DECREF_SET(__pyx_v_new_items, __pyx_t_7);
+    __pyx_t_7 = 0;
+
+    /* "_fastmatch/_scan_splice.pxi":133
+ *     if at[1] != NO_MEMBER:
+ *         new_items = _cut_elements(p, body.start[at[1]], body.end[at[1]], False, depth)
+ *         if new_items is _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
+ *             return new_items
+ *     if table and at[2] != NO_MEMBER:
+*/
+    __pyx_t_2 = (__pyx_v_new_items == __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":134
+ *         new_items = _cut_elements(p, body.start[at[1]], body.end[at[1]], False, depth)
+ *         if new_items is _LEAVE_TO_REFERENCE:
+ *             return new_items             # <<<<<<<<<<<<<<
+ *     if table and at[2] != NO_MEMBER:
+ *         new_rows = _cut_elements(p, body.start[at[2]], body.end[at[2]], True, depth)
+*/
+      {
+        PyObject *__pyx_temp;
+        {
+          __pyx_temp = __pyx_r;
+          __Pyx_INCREF(__pyx_v_new_items);
+          __pyx_r = __pyx_v_new_items;
+        }
+        __Pyx_XDECREF(__pyx_temp);
+      }
+      goto __pyx_L0;
+
+      /* "_fastmatch/_scan_splice.pxi":133
+ *     if at[1] != NO_MEMBER:
+ *         new_items = _cut_elements(p, body.start[at[1]], body.end[at[1]], False, depth)
+ *         if new_items is _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
+ *             return new_items
+ *     if table and at[2] != NO_MEMBER:
+*/
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":131
+ *         if i_mf != NO_MEMBER:
+ *             new_meta = _compact(p, &meta, i_mf, at, ())
+ *     if at[1] != NO_MEMBER:             # <<<<<<<<<<<<<<
+ *         new_items = _cut_elements(p, body.start[at[1]], body.end[at[1]], False, depth)
+ *         if new_items is _LEAVE_TO_REFERENCE:
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":135
+ *         if new_items is _LEAVE_TO_REFERENCE:
+ *             return new_items
+ *     if table and at[2] != NO_MEMBER:             # <<<<<<<<<<<<<<
+ *         new_rows = _cut_elements(p, body.start[at[2]], body.end[at[2]], True, depth)
+ *         if new_rows is _LEAVE_TO_REFERENCE:
+*/
+  if (__pyx_v_table) {
+  } else {
+
+    __pyx_t_2 = __pyx_v_table;
+    goto __pyx_L24_bool_binop_done;
+  }
+  __pyx_t_3 = ((__pyx_v_at[2]) != __pyx_e_10_fastmatch_5_scan_NO_MEMBER);
+
+
+  __pyx_t_2 = __pyx_t_3;
+
+  __pyx_L24_bool_binop_done:;
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":136
+ *             return new_items
+ *     if table and at[2] != NO_MEMBER:
+ *         new_rows = _cut_elements(p, body.start[at[2]], body.end[at[2]], True, depth)             # <<<<<<<<<<<<<<
+ *         if new_rows is _LEAVE_TO_REFERENCE:
+ *             return new_rows
+*/
+    __pyx_t_7 = __pyx_f_10_fastmatch_5_scan__cut_elements(__pyx_v_p, (__pyx_v_body.start[(__pyx_v_at[2])]), (__pyx_v_body.end[(__pyx_v_at[2])]), 1, __pyx_v_depth); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 136, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_7);
+    __Pyx_DECREF_SET(__pyx_v_new_rows, __pyx_t_7);
+    __pyx_t_7 = 0;
+
+    /* "_fastmatch/_scan_splice.pxi":137
+ *     if table and at[2] != NO_MEMBER:
+ *         new_rows = _cut_elements(p, body.start[at[2]], body.end[at[2]], True, depth)
+ *         if new_rows is _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
+ *             return new_rows
+ *     if new_meta is None and new_items is None and new_rows is None:
+*/
+    __pyx_t_2 = (__pyx_v_new_rows == __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":138
+ *         new_rows = _cut_elements(p, body.start[at[2]], body.end[at[2]], True, depth)
+ *         if new_rows is _LEAVE_TO_REFERENCE:
+ *             return new_rows             # <<<<<<<<<<<<<<
+ *     if new_meta is None and new_items is None and new_rows is None:
+ *         return None
+*/
+      {
+        PyObject *__pyx_temp;
+        {
+          __pyx_temp = __pyx_r;
+          __Pyx_INCREF(__pyx_v_new_rows);
+          __pyx_r = __pyx_v_new_rows;
+        }
+        __Pyx_XDECREF(__pyx_temp);
+      }
+      goto __pyx_L0;
+
+      /* "_fastmatch/_scan_splice.pxi":137
+ *     if table and at[2] != NO_MEMBER:
+ *         new_rows = _cut_elements(p, body.start[at[2]], body.end[at[2]], True, depth)
+ *         if new_rows is _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
+ *             return new_rows
+ *     if new_meta is None and new_items is None and new_rows is None:
+*/
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":135
+ *         if new_items is _LEAVE_TO_REFERENCE:
+ *             return new_items
+ *     if table and at[2] != NO_MEMBER:             # <<<<<<<<<<<<<<
+ *         new_rows = _cut_elements(p, body.start[at[2]], body.end[at[2]], True, depth)
+ *         if new_rows is _LEAVE_TO_REFERENCE:
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":139
+ *         if new_rows is _LEAVE_TO_REFERENCE:
+ *             return new_rows
+ *     if new_meta is None and new_items is None and new_rows is None:             # <<<<<<<<<<<<<<
+ *         return None
+ *     return _compact(p, &body, NO_MEMBER, at, (new_meta, new_items, new_rows))
+*/
+  __pyx_t_3 = (__pyx_v_new_meta == Py_None);
+  if (__pyx_t_3) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_3;
+
+    goto __pyx_L28_bool_binop_done;
+  }
+  __pyx_t_3 = (__pyx_v_new_items == Py_None);
+  if (__pyx_t_3) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_3;
+
+    goto __pyx_L28_bool_binop_done;
+  }
+  __pyx_t_3 = (__pyx_v_new_rows == Py_None);
+
+  __pyx_t_2 = __pyx_t_3;
+
+  __pyx_L28_bool_binop_done:;
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":140
+ *             return new_rows
+ *     if new_meta is None and new_items is None and new_rows is None:
+ *         return None             # <<<<<<<<<<<<<<
+ *     return _compact(p, &body, NO_MEMBER, at, (new_meta, new_items, new_rows))
+ * 
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan_splice.pxi":139
+ *         if new_rows is _LEAVE_TO_REFERENCE:
+ *             return new_rows
+ *     if new_meta is None and new_items is None and new_rows is None:             # <<<<<<<<<<<<<<
+ *         return None
+ *     return _compact(p, &body, NO_MEMBER, at, (new_meta, new_items, new_rows))
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":141
+ *     if new_meta is None and new_items is None and new_rows is None:
+ *         return None
+ *     return _compact(p, &body, NO_MEMBER, at, (new_meta, new_items, new_rows))             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_7 = PyTuple_New(3); if (unlikely(!__pyx_t_7)) __PYX_ERR(1, 141, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_7);
+  __Pyx_INCREF(__pyx_v_new_meta);
+  __Pyx_GIVEREF(__pyx_v_new_meta);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_7, 0, __pyx_v_new_meta) != (0)) __PYX_ERR(1, 141, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_new_items);
+  __Pyx_GIVEREF(__pyx_v_new_items);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_7, 1, __pyx_v_new_items) != (0)) __PYX_ERR(1, 141, __pyx_L1_error);
+  __Pyx_INCREF(__pyx_v_new_rows);
+  __Pyx_GIVEREF(__pyx_v_new_rows);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_7, 2, __pyx_v_new_rows) != (0)) __PYX_ERR(1, 141, __pyx_L1_error);
+  __pyx_t_8 = __pyx_f_10_fastmatch_5_scan__compact(__pyx_v_p, (&__pyx_v_body), __pyx_e_10_fastmatch_5_scan_NO_MEMBER, __pyx_v_at, ((PyObject*)__pyx_t_7)); if (unlikely(!__pyx_t_8)) __PYX_ERR(1, 141, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_8);
+  __Pyx_DECREF(__pyx_t_7); __pyx_t_7 = 0;
+  {
+    PyObject *__pyx_temp;
+    {
+      __pyx_temp = __pyx_r;
+      __pyx_r = __pyx_t_8;
+    }
+    __Pyx_XDECREF(__pyx_temp);
+  }
+  __pyx_t_8 = 0;
+  goto __pyx_L0;
+
+  /* "_fastmatch/_scan_splice.pxi":94
+ * 
+ * 
+ * cdef object _cut_body(const uchar* p, Py_ssize_t start, Py_ssize_t end, int depth):             # <<<<<<<<<<<<<<
+ *     """levels._cut over the spans of a body: the body without managed fields (bytes), None
+ *     when it has none (then it stays as it is), or _LEAVE_TO_REFERENCE (a key the splice
+*/
+
+  /* function exit code */
+  __pyx_L1_error:;
   __Pyx_XDECREF(__pyx_t_7);
-  __Pyx_AddTraceback("_fastmatch._scan._cut_metadata", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __Pyx_XDECREF(__pyx_t_8);
+  __Pyx_AddTraceback("_fastmatch._scan._cut_body", __pyx_clineno, __pyx_lineno, __pyx_filename);
   __pyx_r = 0;
   __pyx_L0:;
 
@@ -7768,6 +8710,760 @@ static PyObject *__pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_t_10_fastmatch_
 
 
 
+
+  __Pyx_XDECREF(__pyx_v_new_meta);
+  __Pyx_XDECREF(__pyx_v_new_items);
+  __Pyx_XDECREF(__pyx_v_new_rows);
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "_fastmatch/_scan_splice.pxi":144
+ * 
+ * 
+ * cdef object _cut_elements(const uchar* p, Py_ssize_t start, Py_ssize_t end, bint rows, int depth):             # <<<<<<<<<<<<<<
+ *     """The array at [start, end) with each element cut (a Table row: its ``object``), as
+ *     ``[e1,e2,]``; None when no element changed or it is not an array."""
+*/
+
+static PyObject *__pyx_f_10_fastmatch_5_scan__cut_elements(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, Py_ssize_t __pyx_v_start, Py_ssize_t __pyx_v_end, int __pyx_v_rows, int __pyx_v_depth) {
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_v_e_end;
+  PyObject *__pyx_v_pieces = 0;
+  int __pyx_v_changed;
+  PyObject *__pyx_v_new = 0;
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  int __pyx_t_2;
+  PyObject *__pyx_t_3 = NULL;
+  int __pyx_t_4;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("_cut_elements", 0);
+
+  /* "_fastmatch/_scan_splice.pxi":148
+ *     ``[e1,e2,]``; None when no element changed or it is not an array."""
+ *     cdef Py_ssize_t i, e_end
+ *     cdef list pieces = []             # <<<<<<<<<<<<<<
+ *     cdef bint changed = False
+ *     cdef object new
+*/
+  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 148, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_v_pieces = ((PyObject*)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "_fastmatch/_scan_splice.pxi":149
+ *     cdef Py_ssize_t i, e_end
+ *     cdef list pieces = []
+ *     cdef bint changed = False             # <<<<<<<<<<<<<<
+ *     cdef object new
+ *     if p[start] != 91:
+*/
+  __pyx_v_changed = 0;
+
+  /* "_fastmatch/_scan_splice.pxi":151
+ *     cdef bint changed = False
+ *     cdef object new
+ *     if p[start] != 91:             # <<<<<<<<<<<<<<
+ *         return None
+ *     i = _skip_ws(p, start + 1, end)
+*/
+  __pyx_t_2 = ((__pyx_v_p[__pyx_v_start]) != 91);
+
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":152
+ *     cdef object new
+ *     if p[start] != 91:
+ *         return None             # <<<<<<<<<<<<<<
+ *     i = _skip_ws(p, start + 1, end)
+ *     if p[i] == 93:
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan_splice.pxi":151
+ *     cdef bint changed = False
+ *     cdef object new
+ *     if p[start] != 91:             # <<<<<<<<<<<<<<
+ *         return None
+ *     i = _skip_ws(p, start + 1, end)
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":153
+ *     if p[start] != 91:
+ *         return None
+ *     i = _skip_ws(p, start + 1, end)             # <<<<<<<<<<<<<<
+ *     if p[i] == 93:
+ *         return None
+*/
+  __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_start + 1), __pyx_v_end);
+
+  /* "_fastmatch/_scan_splice.pxi":154
+ *         return None
+ *     i = _skip_ws(p, start + 1, end)
+ *     if p[i] == 93:             # <<<<<<<<<<<<<<
+ *         return None
+ *     while True:
+*/
+  __pyx_t_2 = ((__pyx_v_p[__pyx_v_i]) == 93);
+
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":155
+ *     i = _skip_ws(p, start + 1, end)
+ *     if p[i] == 93:
+ *         return None             # <<<<<<<<<<<<<<
+ *     while True:
+ *         e_end = _value_end(p, i, end, 2)  # valid already: this only finds the end
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan_splice.pxi":154
+ *         return None
+ *     i = _skip_ws(p, start + 1, end)
+ *     if p[i] == 93:             # <<<<<<<<<<<<<<
+ *         return None
+ *     while True:
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":156
+ *     if p[i] == 93:
+ *         return None
+ *     while True:             # <<<<<<<<<<<<<<
+ *         e_end = _value_end(p, i, end, 2)  # valid already: this only finds the end
+ *         if e_end < 0:
+*/
+  while (1) {
+
+    /* "_fastmatch/_scan_splice.pxi":157
+ *         return None
+ *     while True:
+ *         e_end = _value_end(p, i, end, 2)  # valid already: this only finds the end             # <<<<<<<<<<<<<<
+ *         if e_end < 0:
+ *             return _LEAVE_TO_REFERENCE  # cannot happen after the scan; never guess
+*/
+    __pyx_v_e_end = __pyx_f_10_fastmatch_5_scan__value_end(__pyx_v_p, __pyx_v_i, __pyx_v_end, 2);
+
+    /* "_fastmatch/_scan_splice.pxi":158
+ *     while True:
+ *         e_end = _value_end(p, i, end, 2)  # valid already: this only finds the end
+ *         if e_end < 0:             # <<<<<<<<<<<<<<
+ *             return _LEAVE_TO_REFERENCE  # cannot happen after the scan; never guess
+ *         new = _cut_row(p, i, e_end, depth) if rows else _cut_body(p, i, e_end, depth + 1)
+*/
+    __pyx_t_2 = (__pyx_v_e_end < 0);
+
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":159
+ *         e_end = _value_end(p, i, end, 2)  # valid already: this only finds the end
+ *         if e_end < 0:
+ *             return _LEAVE_TO_REFERENCE  # cannot happen after the scan; never guess             # <<<<<<<<<<<<<<
+ *         new = _cut_row(p, i, e_end, depth) if rows else _cut_body(p, i, e_end, depth + 1)
+ *         if new is _LEAVE_TO_REFERENCE:
+*/
+      {
+        PyObject *__pyx_temp;
+        {
+          __pyx_temp = __pyx_r;
+          __Pyx_INCREF(__pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
+          __pyx_r = __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE;
+        }
+        __Pyx_XDECREF(__pyx_temp);
+      }
+      goto __pyx_L0;
+
+      /* "_fastmatch/_scan_splice.pxi":158
+ *     while True:
+ *         e_end = _value_end(p, i, end, 2)  # valid already: this only finds the end
+ *         if e_end < 0:             # <<<<<<<<<<<<<<
+ *             return _LEAVE_TO_REFERENCE  # cannot happen after the scan; never guess
+ *         new = _cut_row(p, i, e_end, depth) if rows else _cut_body(p, i, e_end, depth + 1)
+*/
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":160
+ *         if e_end < 0:
+ *             return _LEAVE_TO_REFERENCE  # cannot happen after the scan; never guess
+ *         new = _cut_row(p, i, e_end, depth) if rows else _cut_body(p, i, e_end, depth + 1)             # <<<<<<<<<<<<<<
+ *         if new is _LEAVE_TO_REFERENCE:
+ *             return new
+*/
+    if (__pyx_v_rows) {
+      __pyx_t_3 = __pyx_f_10_fastmatch_5_scan__cut_row(__pyx_v_p, __pyx_v_i, __pyx_v_e_end, __pyx_v_depth); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 160, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+      __pyx_t_1 = __pyx_t_3;
+      __pyx_t_3 = 0;
+    } else {
+      __pyx_t_3 = __pyx_f_10_fastmatch_5_scan__cut_body(__pyx_v_p, __pyx_v_i, __pyx_v_e_end, (__pyx_v_depth + 1)); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 160, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_3);
+      __pyx_t_1 = __pyx_t_3;
+      __pyx_t_3 = 0;
+    }
+    __Pyx_XDECREF_SET(__pyx_v_new, __pyx_t_1);
+    __pyx_t_1 = 0;
+
+    /* "_fastmatch/_scan_splice.pxi":161
+ *             return _LEAVE_TO_REFERENCE  # cannot happen after the scan; never guess
+ *         new = _cut_row(p, i, e_end, depth) if rows else _cut_body(p, i, e_end, depth + 1)
+ *         if new is _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
+ *             return new
+ *         if new is None:
+*/
+    __pyx_t_2 = (__pyx_v_new == __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":162
+ *         new = _cut_row(p, i, e_end, depth) if rows else _cut_body(p, i, e_end, depth + 1)
+ *         if new is _LEAVE_TO_REFERENCE:
+ *             return new             # <<<<<<<<<<<<<<
+ *         if new is None:
+ *             new = PyBytes_FromStringAndSize(<const char*>p + i, e_end - i)
+*/
+      {
+        PyObject *__pyx_temp;
+        {
+          __pyx_temp = __pyx_r;
+          __Pyx_INCREF(__pyx_v_new);
+          __pyx_r = __pyx_v_new;
+        }
+        __Pyx_XDECREF(__pyx_temp);
+      }
+      goto __pyx_L0;
+
+      /* "_fastmatch/_scan_splice.pxi":161
+ *             return _LEAVE_TO_REFERENCE  # cannot happen after the scan; never guess
+ *         new = _cut_row(p, i, e_end, depth) if rows else _cut_body(p, i, e_end, depth + 1)
+ *         if new is _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
+ *             return new
+ *         if new is None:
+*/
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":163
+ *         if new is _LEAVE_TO_REFERENCE:
+ *             return new
+ *         if new is None:             # <<<<<<<<<<<<<<
+ *             new = PyBytes_FromStringAndSize(<const char*>p + i, e_end - i)
+ *         else:
+*/
+    __pyx_t_2 = (__pyx_v_new == Py_None);
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":164
+ *             return new
+ *         if new is None:
+ *             new = PyBytes_FromStringAndSize(<const char*>p + i, e_end - i)             # <<<<<<<<<<<<<<
+ *         else:
+ *             changed = True
+*/
+      __pyx_t_1 = PyBytes_FromStringAndSize((((char const *)__pyx_v_p) + __pyx_v_i), (__pyx_v_e_end - __pyx_v_i)); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 164, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
+      __Pyx_DECREF_SET(__pyx_v_new, __pyx_t_1);
+      __pyx_t_1 = 0;
+
+      /* "_fastmatch/_scan_splice.pxi":163
+ *         if new is _LEAVE_TO_REFERENCE:
+ *             return new
+ *         if new is None:             # <<<<<<<<<<<<<<
+ *             new = PyBytes_FromStringAndSize(<const char*>p + i, e_end - i)
+ *         else:
+*/
+      goto __pyx_L9;
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":166
+ *             new = PyBytes_FromStringAndSize(<const char*>p + i, e_end - i)
+ *         else:
+ *             changed = True             # <<<<<<<<<<<<<<
+ *         pieces.append(new)
+ *         i = _skip_ws(p, e_end, end)
+*/
+    /*else*/ {
+      __pyx_v_changed = 1;
+    }
+    __pyx_L9:;
+
+    /* "_fastmatch/_scan_splice.pxi":167
+ *         else:
+ *             changed = True
+ *         pieces.append(new)             # <<<<<<<<<<<<<<
+ *         i = _skip_ws(p, e_end, end)
+ *         if p[i] != 44:  # the closing bracket
+*/
+    __pyx_t_4 = __Pyx_PyList_Append(__pyx_v_pieces, __pyx_v_new); if (unlikely(__pyx_t_4 == ((int)-1))) __PYX_ERR(1, 167, __pyx_L1_error)
+
+
+    /* "_fastmatch/_scan_splice.pxi":168
+ *             changed = True
+ *         pieces.append(new)
+ *         i = _skip_ws(p, e_end, end)             # <<<<<<<<<<<<<<
+ *         if p[i] != 44:  # the closing bracket
+ *             break
+*/
+    __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_e_end, __pyx_v_end);
+
+    /* "_fastmatch/_scan_splice.pxi":169
+ *         pieces.append(new)
+ *         i = _skip_ws(p, e_end, end)
+ *         if p[i] != 44:  # the closing bracket             # <<<<<<<<<<<<<<
+ *             break
+ *         i = _skip_ws(p, i + 1, end)
+*/
+    __pyx_t_2 = ((__pyx_v_p[__pyx_v_i]) != 44);
+
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":170
+ *         i = _skip_ws(p, e_end, end)
+ *         if p[i] != 44:  # the closing bracket
+ *             break             # <<<<<<<<<<<<<<
+ *         i = _skip_ws(p, i + 1, end)
+ *     if not changed:
+*/
+      goto __pyx_L6_break;
+
+      /* "_fastmatch/_scan_splice.pxi":169
+ *         pieces.append(new)
+ *         i = _skip_ws(p, e_end, end)
+ *         if p[i] != 44:  # the closing bracket             # <<<<<<<<<<<<<<
+ *             break
+ *         i = _skip_ws(p, i + 1, end)
+*/
+    }
+
+    /* "_fastmatch/_scan_splice.pxi":171
+ *         if p[i] != 44:  # the closing bracket
+ *             break
+ *         i = _skip_ws(p, i + 1, end)             # <<<<<<<<<<<<<<
+ *     if not changed:
+ *         return None
+*/
+    __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_end);
+  }
+  __pyx_L6_break:;
+
+  /* "_fastmatch/_scan_splice.pxi":172
+ *             break
+ *         i = _skip_ws(p, i + 1, end)
+ *     if not changed:             # <<<<<<<<<<<<<<
+ *         return None
+ *     return b"[" + b",".join(pieces) + b"]"
+*/
+  __pyx_t_2 = (!__pyx_v_changed);
+
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":173
+ *         i = _skip_ws(p, i + 1, end)
+ *     if not changed:
+ *         return None             # <<<<<<<<<<<<<<
+ *     return b"[" + b",".join(pieces) + b"]"
+ * 
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan_splice.pxi":172
+ *             break
+ *         i = _skip_ws(p, i + 1, end)
+ *     if not changed:             # <<<<<<<<<<<<<<
+ *         return None
+ *     return b"[" + b",".join(pieces) + b"]"
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":174
+ *     if not changed:
+ *         return None
+ *     return b"[" + b",".join(pieces) + b"]"             # <<<<<<<<<<<<<<
+ * 
+ * 
+*/
+  __pyx_t_1 = __Pyx_PyBytes_Join(__pyx_mstate_global->__pyx_kp_b__3, __pyx_v_pieces); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 174, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_t_3 = PyNumber_Add(__pyx_mstate_global->__pyx_kp_b__2, __pyx_t_1); if (unlikely(!__pyx_t_3)) __PYX_ERR(1, 174, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_3);
+  __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+  __pyx_t_1 = PyNumber_Add(__pyx_t_3, __pyx_mstate_global->__pyx_kp_b__4); if (unlikely(!__pyx_t_1)) __PYX_ERR(1, 174, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __Pyx_DECREF(__pyx_t_3); __pyx_t_3 = 0;
+  {
+    PyObject *__pyx_temp;
+    {
+      __pyx_temp = __pyx_r;
+      __pyx_r = __pyx_t_1;
+    }
+    __Pyx_XDECREF(__pyx_temp);
+  }
+  __pyx_t_1 = 0;
+  goto __pyx_L0;
+
+  /* "_fastmatch/_scan_splice.pxi":144
+ * 
+ * 
+ * cdef object _cut_elements(const uchar* p, Py_ssize_t start, Py_ssize_t end, bint rows, int depth):             # <<<<<<<<<<<<<<
+ *     """The array at [start, end) with each element cut (a Table row: its ``object``), as
+ *     ``[e1,e2,]``; None when no element changed or it is not an array."""
+*/
+
+  /* function exit code */
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_XDECREF(__pyx_t_3);
+  __Pyx_AddTraceback("_fastmatch._scan._cut_elements", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = 0;
+  __pyx_L0:;
+
+
+  __Pyx_XDECREF(__pyx_v_pieces);
+
+  __Pyx_XDECREF(__pyx_v_new);
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+/* "_fastmatch/_scan_splice.pxi":177
+ * 
+ * 
+ * cdef object _cut_row(const uchar* p, Py_ssize_t start, Py_ssize_t end, int depth):             # <<<<<<<<<<<<<<
+ *     """A Table row with its ``object`` cut; None when unchanged."""
+ *     cdef Members row
+*/
+
+static PyObject *__pyx_f_10_fastmatch_5_scan__cut_row(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, Py_ssize_t __pyx_v_start, Py_ssize_t __pyx_v_end, int __pyx_v_depth) {
+  __pyx_t_10_fastmatch_5_scan_Members __pyx_v_row;
+  int __pyx_v_c;
+  int __pyx_v_at[1];
+  PyObject *__pyx_v_cut = 0;
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  int __pyx_t_1[1];
+  int __pyx_t_2;
+  int __pyx_t_3;
+  int __pyx_t_4;
+  int __pyx_t_5;
+  PyObject *__pyx_t_6 = NULL;
+  int __pyx_t_7;
+  PyObject *__pyx_t_8 = NULL;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("_cut_row", 0);
+
+  /* "_fastmatch/_scan_splice.pxi":181
+ *     cdef Members row
+ *     cdef int c
+ *     cdef int[1] at = [NO_MEMBER]             # <<<<<<<<<<<<<<
+ *     cdef object cut
+ *     if p[start] != 123:
+*/
+  __pyx_t_1[0] = __pyx_e_10_fastmatch_5_scan_NO_MEMBER;
+  memcpy(&(__pyx_v_at[0]), __pyx_t_1, sizeof(__pyx_v_at[0]) * (1));
+
+  /* "_fastmatch/_scan_splice.pxi":183
+ *     cdef int[1] at = [NO_MEMBER]
+ *     cdef object cut
+ *     if p[start] != 123:             # <<<<<<<<<<<<<<
+ *         return None
+ *     if _members(p, start, end, &row, 3) < 0:
+*/
+  __pyx_t_2 = ((__pyx_v_p[__pyx_v_start]) != 0x7B);
+
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":184
+ *     cdef object cut
+ *     if p[start] != 123:
+ *         return None             # <<<<<<<<<<<<<<
+ *     if _members(p, start, end, &row, 3) < 0:
+ *         return _LEAVE_TO_REFERENCE
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan_splice.pxi":183
+ *     cdef int[1] at = [NO_MEMBER]
+ *     cdef object cut
+ *     if p[start] != 123:             # <<<<<<<<<<<<<<
+ *         return None
+ *     if _members(p, start, end, &row, 3) < 0:
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":185
+ *     if p[start] != 123:
+ *         return None
+ *     if _members(p, start, end, &row, 3) < 0:             # <<<<<<<<<<<<<<
+ *         return _LEAVE_TO_REFERENCE
+ *     for c in range(row.count):
+*/
+  __pyx_t_2 = (__pyx_f_10_fastmatch_5_scan__members(__pyx_v_p, __pyx_v_start, __pyx_v_end, (&__pyx_v_row), 3) < 0);
+
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":186
+ *         return None
+ *     if _members(p, start, end, &row, 3) < 0:
+ *         return _LEAVE_TO_REFERENCE             # <<<<<<<<<<<<<<
+ *     for c in range(row.count):
+ *         if _key_is(p, &row, c, "object", 6):
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __Pyx_INCREF(__pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
+        __pyx_r = __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE;
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan_splice.pxi":185
+ *     if p[start] != 123:
+ *         return None
+ *     if _members(p, start, end, &row, 3) < 0:             # <<<<<<<<<<<<<<
+ *         return _LEAVE_TO_REFERENCE
+ *     for c in range(row.count):
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":187
+ *     if _members(p, start, end, &row, 3) < 0:
+ *         return _LEAVE_TO_REFERENCE
+ *     for c in range(row.count):             # <<<<<<<<<<<<<<
+ *         if _key_is(p, &row, c, "object", 6):
+ *             at[0] = c
+*/
+
+  __pyx_t_3 = __pyx_v_row.count;
+  __pyx_t_4 = __pyx_t_3;
+
+  for (__pyx_t_5 = 0; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
+    __pyx_v_c = __pyx_t_5;
+
+    /* "_fastmatch/_scan_splice.pxi":188
+ *         return _LEAVE_TO_REFERENCE
+ *     for c in range(row.count):
+ *         if _key_is(p, &row, c, "object", 6):             # <<<<<<<<<<<<<<
+ *             at[0] = c
+ *     if at[0] == NO_MEMBER:
+*/
+    __pyx_t_2 = __pyx_f_10_fastmatch_5_scan__key_is(__pyx_v_p, (&__pyx_v_row), __pyx_v_c, __pyx_k_object, 6);
+
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan_splice.pxi":189
+ *     for c in range(row.count):
+ *         if _key_is(p, &row, c, "object", 6):
+ *             at[0] = c             # <<<<<<<<<<<<<<
+ *     if at[0] == NO_MEMBER:
+ *         return None
+*/
+      (__pyx_v_at[0]) = __pyx_v_c;
+
+      /* "_fastmatch/_scan_splice.pxi":188
+ *         return _LEAVE_TO_REFERENCE
+ *     for c in range(row.count):
+ *         if _key_is(p, &row, c, "object", 6):             # <<<<<<<<<<<<<<
+ *             at[0] = c
+ *     if at[0] == NO_MEMBER:
+*/
+    }
+  }
+
+
+  /* "_fastmatch/_scan_splice.pxi":190
+ *         if _key_is(p, &row, c, "object", 6):
+ *             at[0] = c
+ *     if at[0] == NO_MEMBER:             # <<<<<<<<<<<<<<
+ *         return None
+ *     cut = _cut_body(p, row.start[at[0]], row.end[at[0]], depth + 1)
+*/
+  __pyx_t_2 = ((__pyx_v_at[0]) == __pyx_e_10_fastmatch_5_scan_NO_MEMBER);
+
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":191
+ *             at[0] = c
+ *     if at[0] == NO_MEMBER:
+ *         return None             # <<<<<<<<<<<<<<
+ *     cut = _cut_body(p, row.start[at[0]], row.end[at[0]], depth + 1)
+ *     if cut is None or cut is _LEAVE_TO_REFERENCE:
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan_splice.pxi":190
+ *         if _key_is(p, &row, c, "object", 6):
+ *             at[0] = c
+ *     if at[0] == NO_MEMBER:             # <<<<<<<<<<<<<<
+ *         return None
+ *     cut = _cut_body(p, row.start[at[0]], row.end[at[0]], depth + 1)
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":192
+ *     if at[0] == NO_MEMBER:
+ *         return None
+ *     cut = _cut_body(p, row.start[at[0]], row.end[at[0]], depth + 1)             # <<<<<<<<<<<<<<
+ *     if cut is None or cut is _LEAVE_TO_REFERENCE:
+ *         return cut
+*/
+  __pyx_t_6 = __pyx_f_10_fastmatch_5_scan__cut_body(__pyx_v_p, (__pyx_v_row.start[(__pyx_v_at[0])]), (__pyx_v_row.end[(__pyx_v_at[0])]), (__pyx_v_depth + 1)); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 192, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_6);
+  __pyx_v_cut = __pyx_t_6;
+  __pyx_t_6 = 0;
+
+  /* "_fastmatch/_scan_splice.pxi":193
+ *         return None
+ *     cut = _cut_body(p, row.start[at[0]], row.end[at[0]], depth + 1)
+ *     if cut is None or cut is _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
+ *         return cut
+ *     return _compact(p, &row, NO_MEMBER, at, (cut,))
+*/
+  __pyx_t_7 = (__pyx_v_cut == Py_None);
+  if (!__pyx_t_7) {
+
+  } else {
+
+    __pyx_t_2 = __pyx_t_7;
+
+    goto __pyx_L10_bool_binop_done;
+  }
+  __pyx_t_7 = (__pyx_v_cut == __pyx_v_10_fastmatch_5_scan__LEAVE_TO_REFERENCE);
+
+  __pyx_t_2 = __pyx_t_7;
+
+  __pyx_L10_bool_binop_done:;
+  if (__pyx_t_2) {
+
+
+    /* "_fastmatch/_scan_splice.pxi":194
+ *     cut = _cut_body(p, row.start[at[0]], row.end[at[0]], depth + 1)
+ *     if cut is None or cut is _LEAVE_TO_REFERENCE:
+ *         return cut             # <<<<<<<<<<<<<<
+ *     return _compact(p, &row, NO_MEMBER, at, (cut,))
+*/
+    {
+      PyObject *__pyx_temp;
+      {
+        __pyx_temp = __pyx_r;
+        __Pyx_INCREF(__pyx_v_cut);
+        __pyx_r = __pyx_v_cut;
+      }
+      __Pyx_XDECREF(__pyx_temp);
+    }
+    goto __pyx_L0;
+
+    /* "_fastmatch/_scan_splice.pxi":193
+ *         return None
+ *     cut = _cut_body(p, row.start[at[0]], row.end[at[0]], depth + 1)
+ *     if cut is None or cut is _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
+ *         return cut
+ *     return _compact(p, &row, NO_MEMBER, at, (cut,))
+*/
+  }
+
+  /* "_fastmatch/_scan_splice.pxi":195
+ *     if cut is None or cut is _LEAVE_TO_REFERENCE:
+ *         return cut
+ *     return _compact(p, &row, NO_MEMBER, at, (cut,))             # <<<<<<<<<<<<<<
+*/
+  __pyx_t_6 = PyTuple_New(1); if (unlikely(!__pyx_t_6)) __PYX_ERR(1, 195, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_6);
+  __Pyx_INCREF(__pyx_v_cut);
+  __Pyx_GIVEREF(__pyx_v_cut);
+  if (__Pyx_PyTuple_SET_ITEM(__pyx_t_6, 0, __pyx_v_cut) != (0)) __PYX_ERR(1, 195, __pyx_L1_error);
+  __pyx_t_8 = __pyx_f_10_fastmatch_5_scan__compact(__pyx_v_p, (&__pyx_v_row), __pyx_e_10_fastmatch_5_scan_NO_MEMBER, __pyx_v_at, ((PyObject*)__pyx_t_6)); if (unlikely(!__pyx_t_8)) __PYX_ERR(1, 195, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_8);
+  __Pyx_DECREF(__pyx_t_6); __pyx_t_6 = 0;
+  {
+    PyObject *__pyx_temp;
+    {
+      __pyx_temp = __pyx_r;
+      __pyx_r = __pyx_t_8;
+    }
+    __Pyx_XDECREF(__pyx_temp);
+  }
+  __pyx_t_8 = 0;
+  goto __pyx_L0;
+
+  /* "_fastmatch/_scan_splice.pxi":177
+ * 
+ * 
+ * cdef object _cut_row(const uchar* p, Py_ssize_t start, Py_ssize_t end, int depth):             # <<<<<<<<<<<<<<
+ *     """A Table row with its ``object`` cut; None when unchanged."""
+ *     cdef Members row
+*/
+
+  /* function exit code */
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_6);
+  __Pyx_XDECREF(__pyx_t_8);
+  __Pyx_AddTraceback("_fastmatch._scan._cut_row", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = 0;
+  __pyx_L0:;
+
+
+
+  __Pyx_XDECREF(__pyx_v_cut);
   __Pyx_XGIVEREF(__pyx_r);
   __Pyx_RefNannyFinishContext();
   return __pyx_r;
@@ -7952,8 +9648,8 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__span(struct __pyx_o
  *         return PyBytes_FromStringAndSize(PyBytes_AS_STRING(self.raw) + self._m.start[c], self._m.end[c] - self._m.start[c])
  * 
  *     cdef object _cut(self, int c, object cut):             # <<<<<<<<<<<<<<
- *         """The body member ``c`` without managed fields (None: unchanged). The common shape (an
- *         object with ``metadata``) is cut here; lists, Tables and odd keys by the reference's ``cut``."""
+ *         """The body member ``c`` without managed fields (None: unchanged): cut here, or by the
+ *         reference's ``cut`` when the splice declines (an escaped or duplicate key, deep lists)."""
 */
 
 static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_v_self, int __pyx_v_c, PyObject *__pyx_v_cut) {
@@ -7974,8 +9670,8 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
   __Pyx_RefNannySetupContext("_cut", 0);
 
   /* "_fastmatch/_scan_event.pxi":34
- *         """The body member ``c`` without managed fields (None: unchanged). The common shape (an
- *         object with ``metadata``) is cut here; lists, Tables and odd keys by the reference's ``cut``."""
+ *         """The body member ``c`` without managed fields (None: unchanged): cut here, or by the
+ *         reference's ``cut`` when the splice declines (an escaped or duplicate key, deep lists)."""
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(self.raw)             # <<<<<<<<<<<<<<
  *         cdef Py_ssize_t s = self._m.start[c]
  *         cdef object done
@@ -7986,7 +9682,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
   __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
 
   /* "_fastmatch/_scan_event.pxi":35
- *         object with ``metadata``) is cut here; lists, Tables and odd keys by the reference's ``cut``."""
+ *         reference's ``cut`` when the splice declines (an escaped or duplicate key, deep lists)."""
  *         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(self.raw)
  *         cdef Py_ssize_t s = self._m.start[c]             # <<<<<<<<<<<<<<
  *         cdef object done
@@ -7999,7 +9695,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
  *         cdef object done
  *         if memmem(p + s, <size_t>(self._m.end[c] - s), b"managedFields", 13) == NULL:             # <<<<<<<<<<<<<<
  *             return None
- *         done = _cut_metadata(p, s, self._m.end[c])
+ *         done = _cut_body(p, s, self._m.end[c], 0)
 */
   __pyx_t_2 = (memmem((__pyx_v_p + __pyx_v_s), ((size_t)((__pyx_v_self->_m.end[__pyx_v_c]) - __pyx_v_s)), __pyx_k_managedFields, 13) == NULL);
 
@@ -8010,7 +9706,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
  *         cdef object done
  *         if memmem(p + s, <size_t>(self._m.end[c] - s), b"managedFields", 13) == NULL:
  *             return None             # <<<<<<<<<<<<<<
- *         done = _cut_metadata(p, s, self._m.end[c])
+ *         done = _cut_body(p, s, self._m.end[c], 0)
  *         if done is not _LEAVE_TO_REFERENCE:
 */
     {
@@ -8028,25 +9724,25 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
  *         cdef object done
  *         if memmem(p + s, <size_t>(self._m.end[c] - s), b"managedFields", 13) == NULL:             # <<<<<<<<<<<<<<
  *             return None
- *         done = _cut_metadata(p, s, self._m.end[c])
+ *         done = _cut_body(p, s, self._m.end[c], 0)
 */
   }
 
   /* "_fastmatch/_scan_event.pxi":39
  *         if memmem(p + s, <size_t>(self._m.end[c] - s), b"managedFields", 13) == NULL:
  *             return None
- *         done = _cut_metadata(p, s, self._m.end[c])             # <<<<<<<<<<<<<<
+ *         done = _cut_body(p, s, self._m.end[c], 0)             # <<<<<<<<<<<<<<
  *         if done is not _LEAVE_TO_REFERENCE:
  *             return done
 */
-  __pyx_t_1 = __pyx_f_10_fastmatch_5_scan__cut_metadata(__pyx_v_p, __pyx_v_s, (__pyx_v_self->_m.end[__pyx_v_c])); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 39, __pyx_L1_error)
+  __pyx_t_1 = __pyx_f_10_fastmatch_5_scan__cut_body(__pyx_v_p, __pyx_v_s, (__pyx_v_self->_m.end[__pyx_v_c]), 0); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 39, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_1);
   __pyx_v_done = __pyx_t_1;
   __pyx_t_1 = 0;
 
   /* "_fastmatch/_scan_event.pxi":40
  *             return None
- *         done = _cut_metadata(p, s, self._m.end[c])
+ *         done = _cut_body(p, s, self._m.end[c], 0)
  *         if done is not _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
  *             return done
  *         return cut(self._span(c))
@@ -8056,7 +9752,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
 
 
     /* "_fastmatch/_scan_event.pxi":41
- *         done = _cut_metadata(p, s, self._m.end[c])
+ *         done = _cut_body(p, s, self._m.end[c], 0)
  *         if done is not _LEAVE_TO_REFERENCE:
  *             return done             # <<<<<<<<<<<<<<
  *         return cut(self._span(c))
@@ -8075,7 +9771,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
 
     /* "_fastmatch/_scan_event.pxi":40
  *             return None
- *         done = _cut_metadata(p, s, self._m.end[c])
+ *         done = _cut_body(p, s, self._m.end[c], 0)
  *         if done is not _LEAVE_TO_REFERENCE:             # <<<<<<<<<<<<<<
  *             return done
  *         return cut(self._span(c))
@@ -8130,8 +9826,8 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__cut(struct __pyx_ob
  *         return PyBytes_FromStringAndSize(PyBytes_AS_STRING(self.raw) + self._m.start[c], self._m.end[c] - self._m.start[c])
  * 
  *     cdef object _cut(self, int c, object cut):             # <<<<<<<<<<<<<<
- *         """The body member ``c`` without managed fields (None: unchanged). The common shape (an
- *         object with ``metadata``) is cut here; lists, Tables and odd keys by the reference's ``cut``."""
+ *         """The body member ``c`` without managed fields (None: unchanged): cut here, or by the
+ *         reference's ``cut`` when the splice declines (an escaped or duplicate key, deep lists)."""
 */
 
   /* function exit code */
@@ -8235,9 +9931,9 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_12ScannedEvent__annotations(struct 
  *         _members(p, self._m.start[self._i_ann], self._m.end[self._i_ann], &inner, 2)
  *         size = 2 + PyBytes_GET_SIZE(extra)
 */
-    __pyx_t_1 = PyNumber_Add(__pyx_mstate_global->__pyx_kp_b_, __pyx_v_extra); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 53, __pyx_L1_error)
+    __pyx_t_1 = PyNumber_Add(__pyx_mstate_global->__pyx_kp_b__5, __pyx_v_extra); if (unlikely(!__pyx_t_1)) __PYX_ERR(2, 53, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_1);
-    __pyx_t_4 = PyNumber_Add(__pyx_t_1, __pyx_mstate_global->__pyx_kp_b__2); if (unlikely(!__pyx_t_4)) __PYX_ERR(2, 53, __pyx_L1_error)
+    __pyx_t_4 = PyNumber_Add(__pyx_t_1, __pyx_mstate_global->__pyx_kp_b__6); if (unlikely(!__pyx_t_4)) __PYX_ERR(2, 53, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_4);
     __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
     {
@@ -11207,7 +12903,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
  *         """The JSON string at [start, end) (quotes included) as str."""
  *         if _has_backslash(p, start, end):             # <<<<<<<<<<<<<<
  *             return self._decode_str(PyBytes_FromStringAndSize(<const char*>p + start, end - start))
- *         return PyUnicode_DecodeASCII(<const char*>p + start + 1, end - start - 2, NULL)
+ *         return PyUnicode_DecodeUTF8(<const char*>p + start + 1, end - start - 2, NULL)
 */
   __pyx_t_1 = __pyx_f_10_fastmatch_5_scan__has_backslash(__pyx_v_p, __pyx_v_start, __pyx_v_end);
 
@@ -11218,7 +12914,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
  *         """The JSON string at [start, end) (quotes included) as str."""
  *         if _has_backslash(p, start, end):
  *             return self._decode_str(PyBytes_FromStringAndSize(<const char*>p + start, end - start))             # <<<<<<<<<<<<<<
- *         return PyUnicode_DecodeASCII(<const char*>p + start + 1, end - start - 2, NULL)
+ *         return PyUnicode_DecodeUTF8(<const char*>p + start + 1, end - start - 2, NULL)
  * 
 */
     __pyx_t_3 = NULL;
@@ -11264,18 +12960,18 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
  *         """The JSON string at [start, end) (quotes included) as str."""
  *         if _has_backslash(p, start, end):             # <<<<<<<<<<<<<<
  *             return self._decode_str(PyBytes_FromStringAndSize(<const char*>p + start, end - start))
- *         return PyUnicode_DecodeASCII(<const char*>p + start + 1, end - start - 2, NULL)
+ *         return PyUnicode_DecodeUTF8(<const char*>p + start + 1, end - start - 2, NULL)
 */
   }
 
   /* "_fastmatch/_scan_reader.pxi":26
  *         if _has_backslash(p, start, end):
  *             return self._decode_str(PyBytes_FromStringAndSize(<const char*>p + start, end - start))
- *         return PyUnicode_DecodeASCII(<const char*>p + start + 1, end - start - 2, NULL)             # <<<<<<<<<<<<<<
+ *         return PyUnicode_DecodeUTF8(<const char*>p + start + 1, end - start - 2, NULL)             # <<<<<<<<<<<<<<
  * 
  *     cdef object _user(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):
 */
-  __pyx_t_2 = PyUnicode_DecodeASCII(((((char const *)__pyx_v_p) + __pyx_v_start) + 1), ((__pyx_v_end - __pyx_v_start) - 2), NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(4, 26, __pyx_L1_error)
+  __pyx_t_2 = PyUnicode_DecodeUTF8(((((char const *)__pyx_v_p) + __pyx_v_start) + 1), ((__pyx_v_end - __pyx_v_start) - 2), NULL); if (unlikely(!__pyx_t_2)) __PYX_ERR(4, 26, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   {
     PyObject *__pyx_temp;
@@ -11311,7 +13007,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__str(struct __pyx_obj_10_f
 }
 
 /* "_fastmatch/_scan_reader.pxi":28
- *         return PyUnicode_DecodeASCII(<const char*>p + start + 1, end - start - 2, NULL)
+ *         return PyUnicode_DecodeUTF8(<const char*>p + start + 1, end - start - 2, NULL)
  * 
  *     cdef object _user(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):             # <<<<<<<<<<<<<<
  *         """(username or None, groups) of the user object, None if not handled here."""
@@ -11380,8 +13076,8 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
  *         cdef list groups = []
  *         cdef Py_ssize_t i, j
 */
-  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__4);
-  __pyx_v_username = __pyx_mstate_global->__pyx_kp_u__4;
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__7);
+  __pyx_v_username = __pyx_mstate_global->__pyx_kp_u__7;
 
   /* "_fastmatch/_scan_reader.pxi":35
  *         cdef int c
@@ -11970,7 +13666,7 @@ static PyObject *__pyx_f_10_fastmatch_5_scan_7Scanner__user(struct __pyx_obj_10_
   goto __pyx_L0;
 
   /* "_fastmatch/_scan_reader.pxi":28
- *         return PyUnicode_DecodeASCII(<const char*>p + start + 1, end - start - 2, NULL)
+ *         return PyUnicode_DecodeUTF8(<const char*>p + start + 1, end - start - 2, NULL)
  * 
  *     cdef object _user(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):             # <<<<<<<<<<<<<<
  *         """(username or None, groups) of the user object, None if not handled here."""
@@ -12166,7 +13862,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
  *         cdef object value
  *         for i in range(count):             # <<<<<<<<<<<<<<
  *             value = values[i]
- *             # No isascii() first: the scan refuses any byte that is not ASCII.
+ *             # No isascii() or UTF-8 check first: the scan checks UTF-8 as it goes.
 */
 
   __pyx_t_1 = __pyx_v_count;
@@ -12179,7 +13875,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
  *         cdef object value
  *         for i in range(count):
  *             value = values[i]             # <<<<<<<<<<<<<<
- *             # No isascii() first: the scan refuses any byte that is not ASCII.
+ *             # No isascii() or UTF-8 check first: the scan checks UTF-8 as it goes.
  *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:
 */
     __pyx_t_2 = __Pyx_GetItemInt(__pyx_v_values, __pyx_v_i, Py_ssize_t, 1, PyLong_FromSsize_t, 0, 0, 1, __Pyx_ReferenceSharing_FunctionArgument); if (unlikely(!__pyx_t_2)) __PYX_ERR(4, 79, __pyx_L1_error)
@@ -12189,7 +13885,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
 
     /* "_fastmatch/_scan_reader.pxi":81
  *             value = values[i]
- *             # No isascii() first: the scan refuses any byte that is not ASCII.
+ *             # No isascii() or UTF-8 check first: the scan checks UTF-8 as it goes.
  *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:             # <<<<<<<<<<<<<<
  *                 out[i] = self._scan(value, origins[i], _V1_JSON, "")
  *         return out
@@ -12218,7 +13914,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
 
 
       /* "_fastmatch/_scan_reader.pxi":82
- *             # No isascii() first: the scan refuses any byte that is not ASCII.
+ *             # No isascii() or UTF-8 check first: the scan checks UTF-8 as it goes.
  *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:
  *                 out[i] = self._scan(value, origins[i], _V1_JSON, "")             # <<<<<<<<<<<<<<
  *         return out
@@ -12232,7 +13928,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
       if (!(likely(PyUnicode_CheckExact(__pyx_t_8))||((__pyx_t_8) == Py_None) || __Pyx_RaiseUnexpectedTypeError("str", __pyx_t_8))) __PYX_ERR(4, 82, __pyx_L1_error)
       __pyx_t_9 = __pyx_v_10_fastmatch_5_scan__V1_JSON;
       __Pyx_INCREF(__pyx_t_9);
-      __pyx_t_10 = ((PyObject *)((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_scan(__pyx_v_self, ((PyObject*)__pyx_t_2), ((PyObject*)__pyx_t_8), ((PyObject*)__pyx_t_9), __pyx_mstate_global->__pyx_kp_u__4)); if (unlikely(!__pyx_t_10)) __PYX_ERR(4, 82, __pyx_L1_error)
+      __pyx_t_10 = ((PyObject *)((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_scan(__pyx_v_self, ((PyObject*)__pyx_t_2), ((PyObject*)__pyx_t_8), ((PyObject*)__pyx_t_9), __pyx_mstate_global->__pyx_kp_u__7)); if (unlikely(!__pyx_t_10)) __PYX_ERR(4, 82, __pyx_L1_error)
       __Pyx_GOTREF(__pyx_t_10);
       __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
       __Pyx_DECREF(__pyx_t_8); __pyx_t_8 = 0;
@@ -12242,7 +13938,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
 
       /* "_fastmatch/_scan_reader.pxi":81
  *             value = values[i]
- *             # No isascii() first: the scan refuses any byte that is not ASCII.
+ *             # No isascii() or UTF-8 check first: the scan checks UTF-8 as it goes.
  *             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:             # <<<<<<<<<<<<<<
  *                 out[i] = self._scan(value, origins[i], _V1_JSON, "")
  *         return out
@@ -12299,7 +13995,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
- *         """The event in ``data`` (an ASCII JSON object), or None: then take the reference path."""
+ *         """The event in ``data`` (a JSON object in UTF-8), or None: then take the reference path."""
  *         return self._scan(data, source, api_version, envelope)
 */
 
@@ -12311,7 +14007,7 @@ PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
-PyDoc_STRVAR(__pyx_doc_10_fastmatch_5_scan_7Scanner_4scan, "The event in ``data`` (an ASCII JSON object), or None: then take the reference path.");
+PyDoc_STRVAR(__pyx_doc_10_fastmatch_5_scan_7Scanner_4scan, "The event in ``data`` (a JSON object in UTF-8), or None: then take the reference path.");
 static PyMethodDef __pyx_mdef_10_fastmatch_5_scan_7Scanner_5scan = {"scan", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_10_fastmatch_5_scan_7Scanner_5scan, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_10_fastmatch_5_scan_7Scanner_4scan};
 static PyObject *__pyx_pw_10_fastmatch_5_scan_7Scanner_5scan(PyObject *__pyx_v_self, 
 #if CYTHON_VECTORCALL
@@ -12370,7 +14066,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
       }
       const Py_ssize_t kwd_pos_args = __pyx_nargs;
       if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "scan", 0) < (0)) __PYX_ERR(4, 85, __pyx_L3_error)
-      if (!values[3]) values[3] = __Pyx_NewRef(((PyObject*)__pyx_mstate_global->__pyx_kp_u__4));
+      if (!values[3]) values[3] = __Pyx_NewRef(((PyObject*)__pyx_mstate_global->__pyx_kp_u__7));
       for (Py_ssize_t i = __pyx_nargs; i < 3; i++) {
         if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("scan", 0, 3, 4, i); __PYX_ERR(4, 85, __pyx_L3_error) }
       }
@@ -12390,7 +14086,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
         break;
         default: goto __pyx_L5_argtuple_error;
       }
-      if (!values[3]) values[3] = __Pyx_NewRef(((PyObject*)__pyx_mstate_global->__pyx_kp_u__4));
+      if (!values[3]) values[3] = __Pyx_NewRef(((PyObject*)__pyx_mstate_global->__pyx_kp_u__7));
     }
     __pyx_v_data = ((PyObject*)values[0]);
     __pyx_v_source = ((PyObject*)values[1]);
@@ -12444,7 +14140,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_4scan(struct __pyx_obj_10
 
   /* "_fastmatch/_scan_reader.pxi":87
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):
- *         """The event in ``data`` (an ASCII JSON object), or None: then take the reference path."""
+ *         """The event in ``data`` (a JSON object in UTF-8), or None: then take the reference path."""
  *         return self._scan(data, source, api_version, envelope)             # <<<<<<<<<<<<<<
  * 
  *     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):
@@ -12466,7 +14162,7 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_4scan(struct __pyx_obj_10
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
- *         """The event in ``data`` (an ASCII JSON object), or None: then take the reference path."""
+ *         """The event in ``data`` (a JSON object in UTF-8), or None: then take the reference path."""
  *         return self._scan(data, source, api_version, envelope)
 */
 
@@ -12616,16 +14312,16 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
  *         cdef bytes raw_value
  *         cdef const uchar* found
 */
-  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__4);
-  __pyx_v_ns = __pyx_mstate_global->__pyx_kp_u__4;
-  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__4);
-  __pyx_v_group = __pyx_mstate_global->__pyx_kp_u__4;
-  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__4);
-  __pyx_v_resource = __pyx_mstate_global->__pyx_kp_u__4;
-  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__4);
-  __pyx_v_sub = __pyx_mstate_global->__pyx_kp_u__4;
-  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__4);
-  __pyx_v_name = __pyx_mstate_global->__pyx_kp_u__4;
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__7);
+  __pyx_v_ns = __pyx_mstate_global->__pyx_kp_u__7;
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__7);
+  __pyx_v_group = __pyx_mstate_global->__pyx_kp_u__7;
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__7);
+  __pyx_v_resource = __pyx_mstate_global->__pyx_kp_u__7;
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__7);
+  __pyx_v_sub = __pyx_mstate_global->__pyx_kp_u__7;
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__7);
+  __pyx_v_name = __pyx_mstate_global->__pyx_kp_u__7;
 
   /* "_fastmatch/_scan_reader.pxi":103
  *         cdef bytes raw_value
@@ -14299,7 +15995,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
  *         if _has_backslash(p, s, q):
  *             url_path = self._str(p, s, e).partition("?")[0]             # <<<<<<<<<<<<<<
  *         else:
- *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)
+ *             url_path = PyUnicode_DecodeUTF8(<const char*>p + s + 1, q - s - 1, NULL)
 */
     __pyx_t_11 = ((struct __pyx_vtabstruct_10_fastmatch_5_scan_Scanner *)__pyx_v_self->__pyx_vtab)->_str(__pyx_v_self, __pyx_v_p, __pyx_v_s, __pyx_v_e); if (unlikely(!__pyx_t_11)) __PYX_ERR(4, 195, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
@@ -14307,7 +16003,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
     __Pyx_INCREF(__pyx_t_10);
     __pyx_t_12 = 0;
     {
-      PyObject *__pyx_callargs[2] = {__pyx_t_10, __pyx_mstate_global->__pyx_kp_u__3};
+      PyObject *__pyx_callargs[2] = {__pyx_t_10, __pyx_mstate_global->__pyx_kp_u_};
       __pyx_t_1 = __Pyx_PyObject_FastCallMethod((PyObject*)__pyx_mstate_global->__pyx_n_u_partition, __pyx_callargs+__pyx_t_12, (2-__pyx_t_12) | (1*__Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET));
       __Pyx_XDECREF(__pyx_t_10); __pyx_t_10 = 0;
       __Pyx_DECREF(__pyx_t_11); __pyx_t_11 = 0;
@@ -14335,12 +16031,12 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   /* "_fastmatch/_scan_reader.pxi":197
  *             url_path = self._str(p, s, e).partition("?")[0]
  *         else:
- *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)             # <<<<<<<<<<<<<<
+ *             url_path = PyUnicode_DecodeUTF8(<const char*>p + s + 1, q - s - 1, NULL)             # <<<<<<<<<<<<<<
  *         ev.annotations_simple = self._simple_annotations(p, m, ev._i_ann)
  *         ev.level = LEVEL_NAMES[rank]
 */
   /*else*/ {
-    __pyx_t_11 = PyUnicode_DecodeASCII(((((char const *)__pyx_v_p) + __pyx_v_s) + 1), ((__pyx_v_q - __pyx_v_s) - 1), NULL); if (unlikely(!__pyx_t_11)) __PYX_ERR(4, 197, __pyx_L1_error)
+    __pyx_t_11 = PyUnicode_DecodeUTF8(((((char const *)__pyx_v_p) + __pyx_v_s) + 1), ((__pyx_v_q - __pyx_v_s) - 1), NULL); if (unlikely(!__pyx_t_11)) __PYX_ERR(4, 197, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_t_11);
     __pyx_v_url_path = ((PyObject*)__pyx_t_11);
     __pyx_t_11 = 0;
@@ -14349,7 +16045,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
 
   /* "_fastmatch/_scan_reader.pxi":198
  *         else:
- *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)
+ *             url_path = PyUnicode_DecodeUTF8(<const char*>p + s + 1, q - s - 1, NULL)
  *         ev.annotations_simple = self._simple_annotations(p, m, ev._i_ann)             # <<<<<<<<<<<<<<
  *         ev.level = LEVEL_NAMES[rank]
  *         ev.stage = STAGE_NAMES[stage]
@@ -14358,7 +16054,7 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
   __pyx_v_ev->annotations_simple = __pyx_t_3;
 
   /* "_fastmatch/_scan_reader.pxi":199
- *             url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)
+ *             url_path = PyUnicode_DecodeUTF8(<const char*>p + s + 1, q - s - 1, NULL)
  *         ev.annotations_simple = self._simple_annotations(p, m, ev._i_ann)
  *         ev.level = LEVEL_NAMES[rank]             # <<<<<<<<<<<<<<
  *         ev.stage = STAGE_NAMES[stage]
@@ -14519,10 +16215,10 @@ static struct __pyx_obj_10_fastmatch_5_scan_ScannedEvent *__pyx_f_10_fastmatch_5
  *         ev._api_version = api_version
  *         return ev
 */
-  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__4);
-  __Pyx_GIVEREF(__pyx_mstate_global->__pyx_kp_u__4);
+  __Pyx_INCREF(__pyx_mstate_global->__pyx_kp_u__7);
+  __Pyx_GIVEREF(__pyx_mstate_global->__pyx_kp_u__7);
   __Pyx_GOTREF(__pyx_v_ev->synthesized);
-  __Pyx_DECREF_SET(__pyx_v_ev->synthesized, __pyx_mstate_global->__pyx_kp_u__4);
+  __Pyx_DECREF_SET(__pyx_v_ev->synthesized, __pyx_mstate_global->__pyx_kp_u__7);
 
   /* "_fastmatch/_scan_reader.pxi":208
  *         ev.envelope = envelope
@@ -16823,7 +18519,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
- *         """The event in ``data`` (an ASCII JSON object), or None: then take the reference path."""
+ *         """The event in ``data`` (a JSON object in UTF-8), or None: then take the reference path."""
  *         return self._scan(data, source, api_version, envelope)
 */
   __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_7Scanner_5scan, __Pyx_CYFUNCTION_CCLASS, __pyx_mstate_global->__pyx_n_u_Scanner_scan, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[4])); if (unlikely(!__pyx_t_2)) __PYX_ERR(4, 85, __pyx_L1_error)
@@ -17012,11 +18708,11 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
  *         return out
  * 
  *     def scan(self, bytes data, str source, bytes api_version, str envelope=""):             # <<<<<<<<<<<<<<
- *         """The event in ``data`` (an ASCII JSON object), or None: then take the reference path."""
+ *         """The event in ``data`` (a JSON object in UTF-8), or None: then take the reference path."""
  *         return self._scan(data, source, api_version, envelope)
 */
   {
-    PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_kp_u__4};
+    PyObject* __pyx_temp[1] = {__pyx_mstate_global->__pyx_kp_u__7};
     __pyx_mstate_global->__pyx_tuple[4] = __Pyx_PyTuple_FromArray(__pyx_temp, 1); if (unlikely(!__pyx_mstate_global->__pyx_tuple[4])) __PYX_ERR(4, 85, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[4]);
   }
@@ -17058,38 +18754,38 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{10},{15},{1},{179},{95},{26},{27},{8},{7},{6},{2},{9},{13},{8},{4},{5},{7},{15},{15},{16},{15},{12},{30},{32},{19},{7},{25},{27},{12},{17},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{14},{12},{10},{17},{13},{12},{12},{19},{8},{5},{16},{13},{17},{17},{9},{11},{18},{18},{1},{18},{5},{3},{4},{10},{8},{8},{5},{5},{3},{1},{5},{10},{11},{1},{9},{6},{6},{19},{7},{3},{1},{9},{5},{5},{3},{3},{4},{6},{13},{14},{4},{9},{4},{10},{4},{4},{6},{5},{6},{12},{5},{6},{1}};
-    const struct { const unsigned int length: 11; } bytes_length_index[] = {{7},{10},{6},{7},{9},{17},{17},{18},{17},{17},{1},{1},{9},{11},{55},{135},{100},{1086},{22}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{10},{15},{1},{179},{95},{26},{27},{8},{7},{6},{2},{9},{13},{8},{4},{5},{7},{15},{15},{16},{15},{12},{30},{32},{19},{7},{25},{27},{12},{17},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{14},{12},{10},{17},{13},{12},{12},{19},{8},{5},{16},{13},{17},{17},{9},{11},{18},{18},{1},{18},{5},{3},{4},{10},{8},{8},{5},{5},{3},{1},{5},{4},{10},{11},{1},{9},{6},{6},{19},{7},{3},{1},{9},{5},{5},{3},{3},{4},{6},{13},{14},{4},{9},{4},{10},{4},{4},{6},{5},{6},{12},{5},{6},{1}};
+    const struct { const unsigned int length: 11; } bytes_length_index[] = {{7},{10},{6},{7},{9},{17},{17},{18},{17},{17},{1},{1},{1},{1},{1},{9},{11},{55},{135},{100},{1086},{22}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1716 bytes) */
-static const char cstring[] = "x\332\265TMs\333F\0225\035\306\246c\331\026%&\226\223u\031\244\345\225\274I\350\345\212I\234\312\207C\313\262k\327\261J\244\250(q\234\240\206\300P\232\010\004@\314\200\022\025gKG\036q\234#\2168\342\210#\216<\316\021G\376\204\374\204\355!H\232\211\327\265\247E\0259=\3353\335\257_w\217\322\3523L\025\253\255\2543\007c\245\355\240\203\0166\331\335\007\333\026\303\n;DL\331\354\263C\313T\010Utl\220\026v\020\303F_\241\314!\032\303\216<d*;[;\037W\357W\025d\352\212\203\177\301\032\243\nu[\232\201(M\003\264\\b0b*\254ocZV\376\331V\372\226\253\230\030\353\n\263\024\033\316\315_`\207\330T(fRP\326\220iZ\0141b\231*\\\047\346\301\232\242\023\007\202\220\036\226\267\037#\203\342\362\016\321\216\0140\312h\200\316\325\230\322\301\035\000,=k\207\n\202\025\033\355\262\332Q:.eJ\013+\370\3046\210F\030\344\343\340\256\213)\0038\307\204\035*\337 \227Y\252-]\342\365\246\343\342\273j\033Q\326AL;\274\247R\r\231*\356\001Se\373\204\274fq0\322\261#MH\327U\300\216uBQ\313\300\330\224\377\007\032\241\251\244S\031\037+\307\216\244\373\031fHG\014m[&\336A&\321\032)\246\331\242aHX\237m\251m\231\024O\327M\253c\033\230\315\366\273\0149\020x\027\000\231X\337\222`\347\345\262\n0uW\303\2526.\260\252\376\311\n\354S \375\rv\007\233\220b\252\232.or\351\274\331\233S\226\204\315\313j\007\231}U\335\351\237\300\357\021\264\230\272\215O \331\266\252N\332\000\253\360\351\322\002_\33355\271\036L\375\303\327A\304\034\257\226\356\032c\215\211:\351\212\217\345b\203s\355\020kG\324\355\244;\007S\327`\251<\361#E\331\254\251\344\232i/Lq\247\332\036\223U\224.\273.2\246Q&$\250\257\3211S\340\023\271\001Nf\310\350\034\376\327\270RU\230R6\315z\326m\345\264\333\010U5\313\261\\\230.<7)\266\203\333\344\344\225\202\252=d\270\030\331dN\200\341\000\023\262m(\247:w\026\321\276\251\021\253<sL5\rf\013\253\300,s\220\206[H;\322,\327d\232\313d\317\352X\263t\014\3349:\234u\340\235\300f\017\033\226\215\241z\016j\023\2072\250\021!\014w\350\021\201hc\020\006\014\221\221\212\235\016:Q\307\357Q\007;\007X\267Z\362\031\261:\204\311\226@\240Q\333""\004\033:\265\034r@L\n\270l\033Z\234H\300\266\344\303&0!\266e\333\026u\220y\224\266\350d\256\323\030\316d6\322\235do\326r\362i\000\342u\334F\320\t\224\234bjX\014\2428\032\036W\303\265u\371\017\227\247\365\031;I=\035\227\306cQ*Mg\270T\222S\\*\215\347\270T\232\314\354L\230\316\362\234\"E&\025\177\234\347W\232\311D\227J\310\325\t+\037\335\247eb\335\353UJ\277\376v\226I\262\357\014>\364\352R\270\343\327\375vP;\313\214\262\267xW(\177\017/G_\304G\242\336H\262\313\336g|\335/\372\225${\361\354%l\212I\356n\220\017\376\026n\307\305${yP9\313\374\236;\367\316\007\322\220\367\n\336\317~\325?\r\013a=\311-z\027\275.\277\300\215\240(o\367\006\373\336\026/p\260,yp\372\272\327\035\301\037\343_\005\027\0037\334\014Y\364y\374d\370\211\330\331\025\273\373b_\025j[\264\017\344\325n\222\273&\256\255\007\331\240\026\354\207O\243\343\030\215\376\250\351\236\325~\277p\356\322\252\277\341#\037\216\257\360\014_\361\363\243\334\302`\313{\327C^7Y(x\217y\221WF\013\327\006\314\253xO\370\006o\373\217\202\363AI|\364eT\213\236\307\335dq\031,\022\345w~\305\177\022|\026\026\303jx\032\347\001\300@\306X:w\351\0267\305G_E\365H\007\006r\357\203\313*\207L\200\272$w\2237\375\033\301\355\340yH\243\325\3500\326\206ps\315\357\001\306\255\250\0205\343\225\341\362\2606\312\025\375\261\036n\254\372\265$\007\025\030IO\243\334\345\301\027\000\266\307w\375,\030\026\336\347w\001\007\234\000\242\2231\356\373\200\372\027H{+\\\016\237\305\205\2709|oHEc7YT\340\312\026\224f5 a7=\3749\337\344\247A!\330\013oCA\026\213~\301\337\013\212A58\215\362\322\347\247\336u\236I\217V\222\305U \343JX\017Q\222_\341\027!\035\320\214Y]\220\301oLH\221g\232\321\215\370v\254\212\346^\262\260\302\263\3741tH\325\177\tT\235D4\276\047\352{b\357;I\370C\257%V\326\203L\360\227\260\001\224\224\304\227\337\016k\303\2724AR\263\332\244 \372\374m\336\340\324_\365I@\303\322\270#\000V>YX\364\316{\267\275&TT&P\n\266\201\334V\374V\\\215\373b\247)\232?\210\037~\024?\276\030\237-x\217\370\025\350h-\270\031Zb+E\362\256\267\307?\364w\203\267\202J\360\030j\272\021""\266\242\014\024D\026\261\024\003\321\005Q\200d\375\347A/\334\217\376\025\243\230\r+\303\315\241\003C \032\337\213\357!\302\363\t\352q)$\331\317\302|X|\345\373<\324\275!\356=\210\272qf\224\273*\256B}\203\013\001\202<\305\302M^\347 ]\032\344\007w\006P\366\253\003$\007$3q\267\344\255\002\017\224\337\341\377\016^@m\346\025\342\343\257#\024\375&\276}!^\374$~\372\371O\306o\342\314\1779\376R<\225\214\300\215\377\047\327\223\306\311{yo\215\347\223\305\353\351\230\325\346\0019\376\322\270k2\320\207\365\240\035\326\302\335\350|T\214\252\222\247d\341\312\240>8\360\240#`\360\336P\274k\203\236\267\317k\311\342{\236\016\323\266\301\261\377\265\250<\214\213\361\375Y\226\2439\343?\374F\312|\300\302J\370\010\n\275\034=\004Nzq=Fs\243\364\032\362\377\315\253x\000o\223&4]\3508\255\346\2327\236\244\352\300\361\226\274\r\017\311;e?\343\337\n3\360\n6\302\227q\005\372K\276\036\"\373tX\201g\013\"\177\312\363\374\257~NN\333\177\000\307n\225o";
-    PyObject *data = __Pyx_DecompressString(cstring, 1716, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1722 bytes) */
+static const char cstring[] = "x\332\265TKs\333F\0226\035\305\246c\331\026%&\226\223u\031\244\345\225\274q\350\345\212I\234\312\303\241e\331\265\353X%RT\224\370\021\324\020\030Jc\201\000\210\031P\242\342l\351\310#\216s\304\021G\034q\304\221\3079\342\310\237\220\237\260=\004I3\361\272\366\264\250\"\247\247{\246\373\353\257\273Gi\366\030\246\212\325R\326\230\203\261\322r\320~\033\233\354\366\375-\213a\205\035 \246l\364\330\201e*\204*:6H\023;\210a\243\247P\346\020\215aG\0362\225\355\315\355\317*\367*\n2u\305\301\257\260\306\250B\335\246f J\323\000M\227\030\214\230\n\353\331\230\226\224\177\266\224\236\345*&\306\272\302,\305\206s\263\027\330\0016\025\212\231\024\224Ud\232\026C\214X\246\n\327\211\271\277\252\350\304\201 \244\213\345\355G\310\240\270\264M\264C\003\2142\032\240s5\246\264q\033\000K\317\332\201\202`\305F\253\244\266\225\266K\231\322\304\n>\266\r\242\021\006\3718\270\343b\312\000\316\021a\007\312\367\310e\226jK\227x\255\341\270\370\266\332B\224\265\021\323\016\356\252TC\246\212\273\300T\311>&oY\034\214t\354H\023\322u\025\260c\235P\324406\345\377\276Fh*\351T\306\307\312\221#\351~\212\031\322\021C[\226\211\267\221I\264z\212i\272h\030\022\326\247[j[&\305\223u\303j\333\006f\323\375\016C\016\004\336\001@&\3267%\330Y\271\244\002L\335\325\260\252\215\n\254\252\177\262\002\373\024H\177\207\335\301&\244\230\252&\313\273\\:\357\366\346\224$a\263\262\332FfOU\267{\307\360{\010-\246n\341cH\266\245\252\3436\300*|\272\264\300\327rMM\256\373\023\377\360\265\0211G\253\245\273\306Hc\242v\272\342#\271\330\340\\;\300\332!u\333\351\316\301\3245X*\217\375HQ6k*\271f\332\013\023\334\251\266\313d\025\245\313\216\213\214I\2241\t\352[tL\025\370Xn\200\223)2:\203\377-\256T\025\246\224M\262\236v[)\3556BU\315r,\027\246\013\317L\212\355\340\0269~\243\240j\027\031.F6\231\021`8\300\204l\033\312\251\316\234E\264gj\304*M\035SM\203\331\302*0\313\034\244\341&\322\0165\3135\231\3462\331\263:\326,\035\003w\216\016g\035x\047\260\331\305\206ec\250\236\203Z\304\241\014jD\010\303m\372\312\"\346!\201\210# \006\014\222\221\212\3556:VG""oR\033;\373X\267\232\362)\261\332\204\311\266@\240Q[\004\033:\265\034\262OL\n\330l\033\332\234H\320\266\344\304&0%\266e\333\026u\220y\230\266\351x\266\323\030\316x>\322\235dp\332v\362y\000\362u\334B\320\r\224\234`jX\014\2428\032\036U\304\265u\371\017\227\0475\0329I=\035\025G\243Q,N\346\270X\224\223\\,\216f\271X\034\317\355T\230\314\363\214\"E&\025\177\234\3517\232\361T\027\213\310\325\t+\035\336\243%b\335\355\226\213w\236\277\374\365\267\323L2\367A\377S\257&\205[~\315o\005\325\323\314p\356\006\357\010\345\357\341\305\350\353\370P\324\352\311\334\222\367%_\363\013~9\231;\177\372\0326\205${;\310\005\177\013\267\342B2w\261_>\315\374\236=\363\301\047\322\220\363\362\336/~\305?\t\363a-\311.x\347\275\016?\307\215\240 ow\373{\336&\317s\260,zp\372\252\327\031\302\037\343\337\006\347\0037\334\010Y\364U\374x\360\271\330\336\021;{bO\025jK\264\366\345\325N\222\275\"\256\254\005sA5\330\013\237DG1\032\376Q\3239\255\376~\356\314\205\025\177\335G>\034_\346\031\276\354\347\206\331\371\376\246\367\241\207\274N2\237\367\036\361\002/\017\347\257\364\231W\366\036\363u\336\362\037\006g\203\242\270\363MT\215\236\305\235da\t,\022\345\217~\331\177\034|\031\026\302Jx\022\347\000@_\306X<s\341\0067\305\235o\243Z\244\003\003\331\217\301e\205C&@]\222\275\316\033\376\265\340f\360,\244\321Jt\020k\003\270\271\352w\001\343f\224\217\032\361\362`iP\035f\013\376H\0177V\374j\222\205\n\014\245\247a\366b\377k\000\333\345;\376\034\030\346?\346\267\001\007\234\000\242\223\021\356{\200\372\025\244\275\031.\205O\343|\334\030|4\240\242\276\223,(pe\023J\263\022\220\260\223\036\376\212o\360\223 \037\354\2067\241 \013\005?\357\357\006\205\240\022\234D9\351\363\013\357*\317\244G\313\311\302\n\220q)\254\205(\311-\363\363\220\016hF\254\316\313\340\327\306\244\3103\215\350Z|3VEc7\231_\346s\374\021tH\305\177\rT\035G4\276+j\273b\367GI\370\003\257)\226\327\202L\360\227\260\016\224\024\3057?\014\252\203\2324AR\323\332\244 z\374}^\347\324_\361I@\303\342\250#\000V.\231_\360\316z7\275\006TT&P\014\266\200\334f\374^\\\211{b""\273!\032?\213\237\237\213\347/Fg\363\336C~\t:Z\013\256\207\226\330L\221|\350\355\362O\375\235\340\275\240\034<\202\232\256\207\315(\003\005\221E,\306@t^\344!Y\377Y\320\r\367\242\177\305(f\203\362`c\340\300\020\210\372O\342\047\210\360l\214zT\nI\366\3230\027\026\336\370>\013u\257\213\273\367\243N\234\031f/\213\313P\337\340\\\200 O1\177\235\3278H\027\372\271\376\255>\224\375r\037\311\001\311\214\335-z+\300\003\345\267\370\277\203\027P\233Y\205\370\354\273\010E\277\211\037^\210\027/\305\313_\376d\374>\316\374\227\343\257\305\023\311\010\334\370\177r=n\234\234\227\363Vy.Y\270\232\216Yu\026\220\343/\216\272&\003}X\013Za5\334\211\316F\205\250\"yJ\346/\365k\375}\017:\002\006\357\035\305\273\322\357z{\274\232,|\344\3510m\353\034\373\337\211\362\203\270\020\337\233f9\2341\376\303\257\247\314\007,,\207\017\241\320K\321\003\340\244\033\327b43Jo!\377\337\274\212\373\3606iB\323\205\216\323j\256z\243I\252\364\035o\321[\367\220\274S\3623\376\2150\003\257`=|\035\227\241\277\344\353!\346\236\014\312\360lA\344/x\216\377\325\317\312i\373\0176\312\230\003";
+    PyObject *data = __Pyx_DecompressString(cstring, 1722, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2210 bytes) */
-static const char cstring[] = "\377 bytes o\377f (tree \377fragment\377)?Note t\377hat Cyth\377on is de\377liberate\377ly stric\367ter!\001n PE\377P-484 an\377d reject\377s subcla\373ss[\003built\377in types\377. If you\377 need to\363 p%\000%\tthen\357 set\200\000e \047\377annotati\367on_<\000ing\047o dirb\000iv\242\000\377o False.\037Pickl\032\000\313\001\233\000\177uct mem\256\000\336\207\001ch a\220\000el\377f._m mus\377t be exp\337licit\315\000re\337quest\214\000wi\377th @auto\373_pO\001e(Tru\377e)_fastm\377atch/_sc\337an_ev\247 .p\373xi\t\016reade\275r\027\001add_\271\000e\377disablee\275n\002\001gcis\004\003d\275s|\001e wr\353!M\377etadataN\377onePanicyR\216\003\000\004Rece\356\000\375d\r\006sponse\373Re\002\003Compl{et\007\006Star\314\000=S\250\000nedE\251\001\000\t\377.__reduc7e_c\334B__\017\014\373 9s\362 \t\024ren\340\000W\003\311r\000\004;\025ri\0007\024r.\370\307!8\005\322\"many_\257_Pyx\001\000D\340`_\377NextRef_\375_\200de____d\274\026\001\006\000func\014\001g\363et\250\003\032\000main\276 \001modul)\002n[am\002\003ew9\001pZ\000\377checksum\373__\n\001resul\301t\006\003A\004!\001\251\204\001\033\003un4\206c\237$r1\003vt\322A\214\001Oqual^\005\321$_\321.\366\352&ex\300\001set_\362\222\005s\265\010\351.__te\323st\356\005\377f.\202\204\003is\377_corouti\373ne\237\205\010prefi\375x\261\205\007s_valu\357eapi\000\006_ve\377rsionapp\372\314@_!\010async\367io.P\006sccl\372]\000_\327 trace\377backcoun\357tcut\260\204\001dec\377ode_strd\377escribee\177nvelope\273@\177rafirst\241@\377iitemski\233nd\210\003le\"\000\223\003m\357max_\213\210\002mer\337gedob\303\207\001om\327it_\220`a\017\000_f\377ieldsori\357gins\356\000ppa\327rti\224\207\001p\224\206\001pi\377ecepoppo\037srank\235\204\003\321\206\004\367\003\341r\245\205\004\205#\302\206\001\352fsel\377fsetdefa\376\207`sizeslo\335tc\000rce\203\205\002up?dateus\342\000\345d\334\313\"\320\"sw\"\334\205\002\"\"\266\274\206\005\"\"\302\206\001\"\"\303\206\002\"\001\"\303\206\004\000\006\304\206\005\006\010\310\206\003\047\001\302\206\013\374\010""\007\313\206\004\"\"audi\377t.k8s.io\377/v1\"{}\200\001\177\330\004\n\210+\220Q\005\001\377%\240Q\240f\250A\200\377\001\340\004\037\230q\320 \3770\260\013\270;\300k\320\377QR\330\004\023\2207\230\377(\240!\2401\330\004\007\373\200|\n\000!\330\010)\250\377\021\250*\260N\300!\330\377\004\013\2101\200\001\360\010\357\000\n\033\230\026\000\021\220\024\377\220^\2404\240z\260\024\377\260Q\330\010\020\220\007\220\277q\230\006\230l\250\047\000\007\377\200v\210W\220E\230\024\355\230\027\000\022\220D\000\027\220q\377\340\010\027\220t\230=\250\377\007\250u\260C\260t\270\3779\300G\3105\320PS\377\320SW\320W_\320_\357f\320fgu\001q\330\010\377\017\320\017(\250\004\250A\377\250W\260K\270w\300a\375\340\004\013q\200A\360\006\000\177\t$\2403\240a\240,\000\377\030\230\001\230\030\240\021\340\377\010\014\210E\220\025\220a\377\220q\330\014\024\220F\230\377!\2301\340\014\017\210t\377\2201\220G\2303\230f\377\240D\250\002\250\"\320,\377<\270A\270Z\300q\330\363\020\023\027\000\242\001V\2401\240\377G\2507\260!\2604\260\327z\300\021~\000\210`\001\022\000\377\t\037\230n\320,=\270\267Q\270d\377\000\010\032P\0004\371\230\307\000\270 \330\010\035\230T\377\240\031\250#\250Z\260s\177\270$\270h\300c\3107\000\367\047\240v\263\000E\270\024\270\377T\300\030\310\023\310A\340\347\010!\240\023\002\325\000$\240A\353\330\010\377 \340F\001\340\010\013\373\210;\252\000v\230S\240\004\036\026\000\014\032\230)\205\000\037\000\346 \325\330\263\0028\263\000j\206 E\260\377\023\260M\300\024\300T\310\377\026\310s\320RS\330\020\365 0\000E\230@$\250i\260\375q\047\0039\230C\230z\250\337\024\250U\260#\216@\020!\377\240\024\240U\250!\2504\367\250z\270\317\000\013\2106\220\367\027\230\001R\0031\330\020$\376\212 \r\260Q\260a\330\021\217\030\230\007\230\212 \232\000\322!\014\237\2101\330\014\031\270@\221!D\377\250\r\260T\270\031\300#\377\300_\320TU\330\014\030\357\230\004\230F\237`4\240|\376\250 x\270s\300/\320Q\357U\320UV\355!B\220b\377\320\030(\250\001\250\034\260\375R\220 \"\320<L\310A\303\310Q\210A\364\000\223F\177\003y""\230\377\005\230R\230s\240$\240\237i\250s\260\"\215b\224\000\021\377\330\014\020\220\002\220#\220\271T\317@\275\001\"\250N\332 b\377\300\003\3004\300y\320P\377T\320TY\320Y[\320\357[\\\330\020)\000\024\220D\377\230\r\240Q\240c\250\035\357\260o\320E\204\003\025\220U\377\230+\240S\250\003\2501\373\250F\321@3\260b\270\001\334\216@\301A\"\300A\231`\320\024\376\207@\240Z\250v\260W\270\377J\300a\300t\3101\310\377C\310r\320QR\320R\027X\320X_\000Z\257\004\206B\351!\177M\260\021\260!\330\014T\005\375\002\365@R\320/?\270q\377\300\001\340\010\016\320\016\047\377\240q\250\006\250a\330\010\177\014\320\014\035\230Q\230\007\000\377\t\210\021\210%\210q\330\367\010\016\210\025\000\020\220\001\330\375\010\325B\022\220$\220a\220\177s\230%\230~\250\\\231@\375\014\006\010\320->\270a\270\377}\320L\\\320\\]\320\367]^\330\017\013@\300\001\330\016\035\017|\320K\216!/\000\220\201Y\304\205\002\376\363 \220\021\220\047\230\021\330\353\020\027\341\205\003A\227\tr\240\022\357\2401\240D\201`\024\250Q\377\250f\260A\260S\270\002\357\270!\2704\244!\330\014\r\337\210Q\210g\220\217`\023\220\374\342`\250R\017\210v\220W\230\377A\330\020\026\220d\230!\377\2303\230e\240>\3201_B\300!\3008\335\006\340\022\010\3672\240R\364#\250t\2601\273\260D\346@\023\270B\300 v\017\300Q\300a\352$\245\022\350*\3032\377\320?S\320Sc\320c\277d\320de\330\010\312A\047\375\220\305\205\0024\210r\220\022\220\3673\220a\232A.\240\001\240\377\037\260\001\260\024\260R\260\367|\3001\335`\010\017\210q\277\320\004K\3101\340\007\000t\377\2206\230\021\230&\240\010\017\250\r\260Q";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2210, 2899);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2218 bytes) */
+static const char cstring[] = "\377 bytes o\377f (tree \377fragment\377)?Note t\377hat Cyth\377on is de\377liberate\377ly stric\367ter!\001n PE\377P-484 an\377d reject\377s subcla\373ss[\003built\377in types\377. If you\377 need to\363 p%\000%\tthen\357 set\200\000e \047\377annotati\367on_<\000ing\047o dirb\000iv\242\000\377o False.\037Pickl\032\000\313\001\233\000\177uct mem\256\000\336\207\001ch a\220\000el\377f._m mus\377t be exp\337licit\315\000re\337quest\214\000wi\377th @auto\373_pO\001e(Tru\377e)_fastm\377atch/_sc\337an_ev\247 .p\373xi\t\016reade\275r\027\001add_\271\000e\377disablee\275n\002\001gcis\004\003d\275s|\001e wr\353!M\377etadataN\377onePanicyR\216\003\000\004Rece\356\000\375d\r\006sponse\373Re\002\003Compl{et\007\006Star\314\000=S\250\000nedE\251\001\000\t\377.__reduc7e_c\334B__\017\014\373 9s\362 \t\024ren\340\000W\003\311r\000\004;\025ri\0007\024r.\370\307!8\005\322\"many_\257_Pyx\001\000D\340`_\377NextRef_\375_\200de____d\274\026\001\006\000func\014\001g\363et\250\003\032\000main\276 \001modul)\002n[am\002\003ew9\001pZ\000\377checksum\373__\n\001resul\301t\006\003A\004!\001\251\204\001\033\003un4\206c\237$r1\003vt\322A\214\001Oqual^\005\321$_\321.\366\352&ex\300\001set_\362\222\005s\265\010\351.__te\323st\356\005\377f.\202\204\003is\377_corouti\373ne\237\205\010prefi\375x\261\205\007s_valu\357eapi\000\006_ve\377rsionapp\372\314@_!\010async\367io.P\006sccl\372]\000_\327 trace\377backcoun\357tcut\260\204\001dec\377ode_strd\377escribee\177nvelope\273@\177rafirst\241@\377iitemsjo\277inkind\214\003l\371e&\000\227\003mmax_\376\217\210\002mergedo}b\307\207\001omit_\224`\375a\017\000_field\377sorigins~\362\000pparti\230\207\001\375p\230\206\001piecep\377opposran\021k\241\204\003\325\206\004\373\003r\251\205\004\211#\306\206\001\376\356fselfset\357defa\213`siz\337eslotc\000rc\375e\207\205\002update\303us\346\000\351d\317\"\324\"swm\"\340\205\002\"\"\300\206\005\"\"\306\206\001\033\"\"\307\206\002\"\"\307\206\004\000\006\310\206\005\300\006\010\314\206\003\047\001\306\206\013\010\007""\317\206\004\"\"\377audit.k8\377s.io/v1\"\377,[]{}\200\001\330\277\004\n\210+\220Q\005\001%\377\240Q\240f\250A\200\001\377\340\004\037\230q\320 0\377\260\013\270;\300k\320Q\377R\330\004\023\2207\230(\377\240!\2401\330\004\007\200\375|\n\000!\330\010)\250\021\377\250*\260N\300!\330\004\377\013\2101\200\001\360\010\000\367\n\033\230\026\000\021\220\024\220\377^\2404\240z\260\024\260\377Q\330\010\020\220\007\220q\337\230\006\230l\250\047\000\007\200\377v\210W\220E\230\024\230\366\027\000\022\220D\000\027\220q\340\377\010\027\220t\230=\250\007\377\250u\260C\260t\2709\377\300G\3105\320PS\320\377SW\320W_\320_f\367\320fgu\001q\330\010\017\377\320\017(\250\004\250A\250\377W\260K\270w\300a\340\376\004\013q\200A\360\006\000\t\277$\2403\240a\240,\000\030\377\230\001\230\030\240\021\340\010\377\014\210E\220\025\220a\220\377q\330\014\024\220F\230!\377\2301\340\014\017\210t\220\3771\220G\2303\230f\240\377D\250\002\250\"\320,<\377\270A\270Z\300q\330\020\371\023\027\000\242\001V\2401\240G\377\2507\260!\2604\260z\353\300\021~\000\210`\001\022\000\t\377\037\230n\320,=\270Q\333\270d\377\000\010\032P\0004\230\374\307\000\270 \330\010\035\230T\240\377\031\250#\250Z\260s\270\277$\270h\300c\3107\000\047\373\240v\263\000E\270\024\270T\377\300\030\310\023\310A\340\010\363!\240\023\002\325\000$\240A\330\365\010\377 \340F\001\340\010\013\210};\252\000v\230S\240\004\026\000\217\014\032\230)\205\000\037\000\346 \330\352\263\0028\263\000j\206 E\260\023\377\260M\300\024\300T\310\026\377\310s\320RS\330\020 \3720\000E\230@$\250i\260q\376\047\0039\230C\230z\250\024\357\250U\260#\216@\020!\240\377\024\240U\250!\2504\250\373z\270\317\000\013\2106\220\027{\230\001R\0031\330\020$\212 \377\r\260Q\260a\330\021\030\307\230\007\230\212 \232\000\322!\014\210\3171\330\014\031\270@\221!D\250\377\r\260T\270\031\300#\300\377_\320TU\330\014\030\230w\004\230F\237`4\240|\250 \377x\270s\300/\320QU\367\320UV\355!B\220b\320\377\030(\250\001\250\034\260R\376\220 \"\320<L\310A\310\341Q\210A\364\000\223F\177\003y\230""\005\377\230R\230s\240$\240i\317\250s\260\"\215b\224\000\021\330\377\014\020\220\002\220#\220T\334\317@\275\001\"\250N\332 b\300\377\003\3004\300y\320PT\377\320TY\320Y[\320[\367\\\330\020)\000\024\220D\230\377\r\240Q\240c\250\035\260\367o\320E\204\003\025\220U\230\377+\240S\250\003\2501\250}F\321@3\260b\270\001\216@n\301A\"\300A\231`\320\024\207@\377\240Z\250v\260W\270J\377\300a\300t\3101\310C\377\310r\320QR\320RX\213\320X_\000Z\257\004\206B\351!M\277\260\021\260!\330\014T\005\002\376\365@R\320/?\270q\300\377\001\340\010\016\320\016\047\240\377q\250\006\250a\330\010\014\277\320\014\035\230Q\230\007\000\t\377\210\021\210%\210q\330\010\373\016\210\025\000\020\220\001\330\010\376\325B\022\220$\220a\220s\277\230%\230~\250\\\231@\014\376\006\010\320->\270a\270}\377\320L\\\320\\]\320]{^\330\017\013@\300\001\330\035\017\007|\320K\216!/\000\220\201Y\304\205\002\363 \377\220\021\220\047\230\021\330\020\365\027\341\205\003A\227\tr\240\022\240\3671\240D\201`\024\250Q\250\377f\260A\260S\270\002\270\367!\2704\244!\330\014\r\210oQ\210g\220\217`\023\220\342`\376\250R\017\210v\220W\230A\377\330\020\026\220d\230!\230\3773\230e\240>\3201B\257\300!\3008\335\006\340\022\0102\373\240R\364#\250t\2601\260\335D\346@\023\270B\300 v\300\207Q\300a\352$\245\022\350*\3032\320\377?S\320Sc\320cd\337\320de\330\010\312A\047\220\376\305\205\0024\210r\220\022\2203\373\220a\232A.\240\001\240\037\377\260\001\260\024\260R\260|\373\3001\335`\010\017\210q\320\337\004K\3101\340\007\000t\220\3776\230\021\230&\240\010\250\007\r\260Q";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2218, 2906);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (2899 bytes) */
-static const char bytes[] = " bytes of (tree fragment)?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)_fastmatch/_scan_event.pxi_fastmatch/_scan_reader.pxiadd_notedisableenablegcisenabledsplice wrote MetadataNonePanicRequestRequestReceivedRequestResponseResponseCompleteResponseStartedScannedEventScannedEvent.__reduce_cython__ScannedEvent.__setstate_cython__ScannedEvent.renderScannerScanner.__reduce_cython__Scanner.__setstate_cython__Scanner.scanScanner.scan_many__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Scanner__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_fastmatch._scan_is_coroutineannotation_prefixannotations_valueapi_valueapi_versionappend_annotationsasyncio.coroutinesccline_in_tracebackcountcutdatadecode_strdescribeenvelopeextrafirstgetiitemskind_valuelevel_valuemmax_bytesmergedobjectomit_managed_fieldsoriginsoutppartitionpatchpiecepopposrankrenderrequest_valueresponse_valuescanscan_manyselfsetdefaultsizeslotsourcestateupdateuse_setstatevaluevaluesw\"Event\"\"Metadata\"\"None\"\"Panic\"\"Request\"\"RequestReceived\"\"RequestResponse\"\"ResponseComplete\"\"ResponseStarted\"\"audit.k8s.io/v1\"{}\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220^\2404\240z\260\024\260Q\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230=\250\007\250u\260C\260t\2709\300G\3105\320PS\320SW""\320W_\320_f\320fg\330\004\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200A\360\006\000\t$\2403\240a\240q\330\010\030\230\001\230\030\240\021\340\010\014\210E\220\025\220a\220q\330\014\024\220F\230!\2301\340\014\017\210t\2201\220G\2303\230f\240D\250\002\250\"\320,<\270A\270Z\300q\330\020\023\2201\220E\230\024\230V\2401\240G\2507\260!\2604\260z\300\021\330\010\017\210q\200A\360\022\000\t\037\230n\320,=\270Q\270d\300!\330\010\032\230!\2304\230q\340\010\037\230q\330\010\035\230T\240\031\250#\250Z\260s\270$\270h\300c\310\021\330\010\047\240v\250W\260E\270\024\270T\300\030\310\023\310A\340\010!\240\021\330\010\047\240q\330\010$\240A\330\010%\240Q\340\010\032\230!\340\010\013\210;\220a\220v\230S\240\004\240A\330\014\032\230)\2401\240A\330\010\013\2101\330\014\017\210t\2208\2303\230j\250\004\250E\260\023\260M\300\024\300T\310\026\310s\320RS\330\020 \240\004\240E\250\021\250$\250i\260q\330\014\017\210t\2209\230C\230z\250\024\250U\260#\260Q\330\020!\240\024\240U\250!\2504\250z\270\021\330\010\013\2106\220\027\230\001\330\014\017\210t\2201\330\020$\240D\250\r\260Q\260a\330\021\030\230\007\230q\330\020$\240A\360\006\000\t\014\2101\330\014\031\230\024\230V\2401\240D\250\r\260T\270\031\300#\300_\320TU\330\014\030\230\004\230F\240!\2404\240|\2604\260x\270s\300/\320QU\320UV\330\014\024\220B\220b\320\030(\250\001\250\034\260R\260s\270\"\320<L\310A\310Q\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\025\220U\230+\240S\250\003\2501\250F\260!\2603\260b\270\001\270\024\270Q\270d\300\"\300A\330\014\024\320\024$\240A\240Z\250v\260W\270J\300a\300t\3101\310C\310r\320QR\320RX\320XY\320YZ\330\014\024\220A\330\010\013\2101\330\014 \240\004""\240M\260\021\260!\330\014\025\220U\230+\240S\250\002\250#\250R\320/?\270q\300\001\340\010\016\320\016\047\240q\250\006\250a\330\010\014\320\014\035\230Q\230a\330\010\t\210\021\210%\210q\330\010\016\210a\330\010\020\220\001\330\010\013\2101\330\014\022\220$\220a\220s\230%\230~\250\\\270\021\330\014\022\220$\220a\220s\230%\230~\320->\270a\270}\320L\\\320\\]\320]^\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\270|\320K[\320[\\\320\\]\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\024\220A\330\014\022\220$\220a\220s\230%\230r\240\022\2401\240D\250\001\250\024\250Q\250f\260A\260S\270\002\270!\2704\270q\300\001\330\014\r\210Q\210g\220Q\330\014\023\2201\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\017\210v\220W\230A\330\020\026\220d\230!\2303\230e\240>\3201B\300!\3008\320K[\320[\\\320\\]\340\020\026\220d\230!\2303\230e\2402\240R\240q\250\006\250a\250t\2601\260D\270\001\270\023\270B\270a\270v\300Q\300a\330\010\013\2101\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\320?S\320Sc\320cd\320de\330\010\t\210\021\210\047\220\021\330\010\013\2104\210r\220\022\2203\220a\330\014\022\220.\240\001\240\037\260\001\260\024\260R\260|\3001\300A\330\010\017\210q\320\004K\3101\340\010\017\210t\2206\230\021\230&\240\010\250\r\260Q";
+    #else /* compression: none (2906 bytes) */
+static const char bytes[] = " bytes of (tree fragment)?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)_fastmatch/_scan_event.pxi_fastmatch/_scan_reader.pxiadd_notedisableenablegcisenabledsplice wrote MetadataNonePanicRequestRequestReceivedRequestResponseResponseCompleteResponseStartedScannedEventScannedEvent.__reduce_cython__ScannedEvent.__setstate_cython__ScannedEvent.renderScannerScanner.__reduce_cython__Scanner.__setstate_cython__Scanner.scanScanner.scan_many__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Scanner__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_fastmatch._scan_is_coroutineannotation_prefixannotations_valueapi_valueapi_versionappend_annotationsasyncio.coroutinesccline_in_tracebackcountcutdatadecode_strdescribeenvelopeextrafirstgetiitemsjoinkind_valuelevel_valuemmax_bytesmergedobjectomit_managed_fieldsoriginsoutppartitionpatchpiecepopposrankrenderrequest_valueresponse_valuescanscan_manyselfsetdefaultsizeslotsourcestateupdateuse_setstatevaluevaluesw\"Event\"\"Metadata\"\"None\"\"Panic\"\"Request\"\"RequestReceived\"\"RequestResponse\"\"ResponseComplete\"\"ResponseStarted\"\"audit.k8s.io/v1\",[]{}\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220^\2404\240z\260\024\260Q\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230=\250\007\250u\260C\260t\2709\300G\3105\320PS""\320SW\320W_\320_f\320fg\330\004\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200A\360\006\000\t$\2403\240a\240q\330\010\030\230\001\230\030\240\021\340\010\014\210E\220\025\220a\220q\330\014\024\220F\230!\2301\340\014\017\210t\2201\220G\2303\230f\240D\250\002\250\"\320,<\270A\270Z\300q\330\020\023\2201\220E\230\024\230V\2401\240G\2507\260!\2604\260z\300\021\330\010\017\210q\200A\360\022\000\t\037\230n\320,=\270Q\270d\300!\330\010\032\230!\2304\230q\340\010\037\230q\330\010\035\230T\240\031\250#\250Z\260s\270$\270h\300c\310\021\330\010\047\240v\250W\260E\270\024\270T\300\030\310\023\310A\340\010!\240\021\330\010\047\240q\330\010$\240A\330\010%\240Q\340\010\032\230!\340\010\013\210;\220a\220v\230S\240\004\240A\330\014\032\230)\2401\240A\330\010\013\2101\330\014\017\210t\2208\2303\230j\250\004\250E\260\023\260M\300\024\300T\310\026\310s\320RS\330\020 \240\004\240E\250\021\250$\250i\260q\330\014\017\210t\2209\230C\230z\250\024\250U\260#\260Q\330\020!\240\024\240U\250!\2504\250z\270\021\330\010\013\2106\220\027\230\001\330\014\017\210t\2201\330\020$\240D\250\r\260Q\260a\330\021\030\230\007\230q\330\020$\240A\360\006\000\t\014\2101\330\014\031\230\024\230V\2401\240D\250\r\260T\270\031\300#\300_\320TU\330\014\030\230\004\230F\240!\2404\240|\2604\260x\270s\300/\320QU\320UV\330\014\024\220B\220b\320\030(\250\001\250\034\260R\260s\270\"\320<L\310A\310Q\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\025\220U\230+\240S\250\003\2501\250F\260!\2603\260b\270\001\270\024\270Q\270d\300\"\300A\330\014\024\320\024$\240A\240Z\250v\260W\270J\300a\300t\3101\310C\310r\320QR\320RX\320XY\320YZ\330\014\024\220A\330\010\013\2101\330\014 \240""\004\240M\260\021\260!\330\014\025\220U\230+\240S\250\002\250#\250R\320/?\270q\300\001\340\010\016\320\016\047\240q\250\006\250a\330\010\014\320\014\035\230Q\230a\330\010\t\210\021\210%\210q\330\010\016\210a\330\010\020\220\001\330\010\013\2101\330\014\022\220$\220a\220s\230%\230~\250\\\270\021\330\014\022\220$\220a\220s\230%\230~\320->\270a\270}\320L\\\320\\]\320]^\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\270|\320K[\320[\\\320\\]\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\024\220A\330\014\022\220$\220a\220s\230%\230r\240\022\2401\240D\250\001\250\024\250Q\250f\260A\260S\270\002\270!\2704\270q\300\001\330\014\r\210Q\210g\220Q\330\014\023\2201\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\017\210v\220W\230A\330\020\026\220d\230!\2303\230e\240>\3201B\300!\3008\320K[\320[\\\320\\]\340\020\026\220d\230!\2303\230e\2402\240R\240q\250\006\250a\250t\2601\260D\270\001\270\023\270B\270a\270v\300Q\300a\330\010\013\2101\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\320?S\320Sc\320cd\320de\330\010\t\210\021\210\047\220\021\330\010\013\2104\210r\220\022\2203\220a\330\014\022\220.\240\001\240\037\260\001\260\024\260R\260|\3001\300A\330\010\017\210q\320\004K\3101\340\010\017\210t\2206\230\021\230&\240\010\250\r\260Q";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 108; i++) {
+    for (int i = 0; i < 109; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
       if (likely(string) && i >= 14) PyUnicode_InternInPlace(&string);
@@ -17100,8 +18796,8 @@ static const char bytes[] = " bytes of (tree fragment)?Note that Cython is delib
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 108; i < 127; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-108].length;
+    for (int i = 109; i < 131; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-109].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -17111,15 +18807,15 @@ static const char bytes[] = " bytes of (tree fragment)?Note that Cython is delib
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 127; i++) {
+    for (Py_ssize_t i = 0; i < 131; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 108;
-      for (Py_ssize_t i=0; i<19; ++i) {
+      PyObject **table = stringtab + 109;
+      for (Py_ssize_t i=0; i<22; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
         #elif CYTHON_COMPILING_IN_CPYTHON_FREETHREADING
@@ -17594,6 +19290,109 @@ static PyObject *__Pyx_GetBuiltinName(PyObject *name) {
             "name '%U' is not defined", name);
     }
     return result;
+}
+
+/* FormatTypeName (used by RaiseErrorWithObjectType1) */
+#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+static __Pyx_TypeName
+__Pyx_PyType_GetFullyQualifiedName(PyTypeObject* tp)
+{
+    PyObject *module = NULL, *name = NULL, *result = NULL;
+    #if __PYX_LIMITED_VERSION_HEX < 0x030b0000
+    name = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
+                                               __pyx_mstate_global->__pyx_n_u_qualname);
+    #else
+    name = PyType_GetQualName(tp);
+    #endif
+    if (unlikely(name == NULL) || unlikely(!PyUnicode_Check(name))) goto bad;
+    module = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
+                                               __pyx_mstate_global->__pyx_n_u_module);
+    if (unlikely(module == NULL) || unlikely(!PyUnicode_Check(module))) goto bad;
+    if (PyUnicode_CompareWithASCIIString(module, "builtins") == 0) {
+        result = name;
+        name = NULL;
+        goto done;
+    }
+    result = PyUnicode_FromFormat("%U.%U", module, name);
+    if (unlikely(result == NULL)) goto bad;
+  done:
+    Py_XDECREF(name);
+    Py_XDECREF(module);
+    return result;
+  bad:
+    PyErr_Clear();
+    if (name) {
+        result = name;
+        name = NULL;
+    } else {
+        result = __Pyx_NewRef(__pyx_mstate_global->__pyx_kp_u_);
+    }
+    goto done;
+}
+#endif
+
+/* RaiseErrorWithObjectType1 (used by RaiseUnexpectedTypeError) */
+static void __Pyx_RaiseErrorWithType1(PyObject* exc_type, const char* message, const char *arg, PyTypeObject *type_obj) {
+    __Pyx_TypeName type_name = __Pyx_PyType_GetFullyQualifiedName(type_obj);
+    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
+    if (unlikely(!type_name)) return;
+    #endif
+    PyErr_Format(exc_type, message, arg, type_name);
+    __Pyx_DECREF_TypeName(type_name);
+}
+
+/* RaiseUnexpectedTypeError */
+static int __Pyx_RaiseUnexpectedTypeError(const char *expected, PyObject *obj) {
+    __Pyx_RaiseTypeErrorWithObjectType1(
+        "Expected %.42s, got " __Pyx_FMT_TYPENAME,
+        expected, obj);
+    return 0;
+}
+
+/* ListAppendAndDecrefInternal (used by ListAppend) */
+#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
+static CYTHON_INLINE void __Pyx__ListComp_AppendAndDecref(PyObject* list, Py_ssize_t len, PyObject* x) {
+    PyList_SET_ITEM(list, len, x);
+    Py_SET_SIZE(list, len + 1);
+}
+#endif
+
+/* ListAppend */
+#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
+static CYTHON_INLINE int __Pyx_PyList_Append(PyObject* list, PyObject* x) {
+    PyListObject* L = (PyListObject*) list;
+    Py_ssize_t len = Py_SIZE(list);
+    if (likely(L->allocated > len) & likely(len > (L->allocated >> 1))) {
+        Py_INCREF(x);
+        __Pyx__ListComp_AppendAndDecref(list, len, x);
+        return 0;
+    }
+    return PyList_Append(list, x);
+}
+#endif
+
+/* PyObjectCallMethod1 (used by StringJoin) */
+static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod1(PyObject* obj, PyObject* method_name, PyObject* arg) {
+#if CYTHON_VECTORCALL && (__PYX_LIMITED_VERSION_HEX >= 0x030C0000 || !CYTHON_COMPILING_IN_LIMITED_API)
+    PyObject *args[2] = {obj, arg};
+    return PyObject_VectorcallMethod(method_name, args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+#elif CYTHON_COMPILING_IN_LIMITED_API
+    return PyObject_CallMethodObjArgs(obj, method_name, arg, NULL);
+#else
+    return PyObject_CallMethodOneArg(obj, method_name, arg);
+#endif
+}
+
+/* StringJoin */
+static CYTHON_INLINE PyObject* __Pyx_PyBytes_Join(PyObject* sep, PyObject* values) {
+    (void) &__Pyx_PyObject_CallMethod1;
+#if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030e0000 || defined(PyBytes_Join)
+    return PyBytes_Join(sep, values);
+#elif CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX < 0x030d0000 || defined(_PyBytes_Join)
+    return _PyBytes_Join(sep, values);
+#else
+    return __Pyx_PyObject_CallMethod1(sep, __pyx_mstate_global->__pyx_n_u_join, values);
+#endif
 }
 
 /* CopyObjectArray (used by TupleOrListFromArrayImpl) */
@@ -18584,63 +20383,6 @@ __pyx_return_false:
     return 0;
 }
 
-/* FormatTypeName (used by RaiseErrorWithObjectType1) */
-#if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-static __Pyx_TypeName
-__Pyx_PyType_GetFullyQualifiedName(PyTypeObject* tp)
-{
-    PyObject *module = NULL, *name = NULL, *result = NULL;
-    #if __PYX_LIMITED_VERSION_HEX < 0x030b0000
-    name = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
-                                               __pyx_mstate_global->__pyx_n_u_qualname);
-    #else
-    name = PyType_GetQualName(tp);
-    #endif
-    if (unlikely(name == NULL) || unlikely(!PyUnicode_Check(name))) goto bad;
-    module = __Pyx_PyObject_GetAttrStr((PyObject *)tp,
-                                               __pyx_mstate_global->__pyx_n_u_module);
-    if (unlikely(module == NULL) || unlikely(!PyUnicode_Check(module))) goto bad;
-    if (PyUnicode_CompareWithASCIIString(module, "builtins") == 0) {
-        result = name;
-        name = NULL;
-        goto done;
-    }
-    result = PyUnicode_FromFormat("%U.%U", module, name);
-    if (unlikely(result == NULL)) goto bad;
-  done:
-    Py_XDECREF(name);
-    Py_XDECREF(module);
-    return result;
-  bad:
-    PyErr_Clear();
-    if (name) {
-        result = name;
-        name = NULL;
-    } else {
-        result = __Pyx_NewRef(__pyx_mstate_global->__pyx_kp_u__3);
-    }
-    goto done;
-}
-#endif
-
-/* RaiseErrorWithObjectType1 (used by RaiseUnexpectedTypeError) */
-static void __Pyx_RaiseErrorWithType1(PyObject* exc_type, const char* message, const char *arg, PyTypeObject *type_obj) {
-    __Pyx_TypeName type_name = __Pyx_PyType_GetFullyQualifiedName(type_obj);
-    #if CYTHON_COMPILING_IN_LIMITED_API && __PYX_LIMITED_VERSION_HEX < 0x030d0000
-    if (unlikely(!type_name)) return;
-    #endif
-    PyErr_Format(exc_type, message, arg, type_name);
-    __Pyx_DECREF_TypeName(type_name);
-}
-
-/* RaiseUnexpectedTypeError */
-static int __Pyx_RaiseUnexpectedTypeError(const char *expected, PyObject *obj) {
-    __Pyx_RaiseTypeErrorWithObjectType1(
-        "Expected %.42s, got " __Pyx_FMT_TYPENAME,
-        expected, obj);
-    return 0;
-}
-
 /* PyObjectCompare */
 #ifndef __Pyx_DEFINED_PyObject_CompareStrStrBoolNe
 #define __Pyx_DEFINED_PyObject_CompareStrStrBoolNe
@@ -19302,28 +21044,6 @@ static PyObject* __Pyx_PyDict_GetItemDefault(PyObject* d, PyObject* key, PyObjec
     }
     return value;
 }
-
-/* ListAppendAndDecrefInternal (used by ListAppend) */
-#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
-static CYTHON_INLINE void __Pyx__ListComp_AppendAndDecref(PyObject* list, Py_ssize_t len, PyObject* x) {
-    PyList_SET_ITEM(list, len, x);
-    Py_SET_SIZE(list, len + 1);
-}
-#endif
-
-/* ListAppend */
-#if CYTHON_USE_PYLIST_INTERNALS && CYTHON_ASSUME_SAFE_MACROS && CYTHON_ASSUME_SAFE_SIZE
-static CYTHON_INLINE int __Pyx_PyList_Append(PyObject* list, PyObject* x) {
-    PyListObject* L = (PyListObject*) list;
-    Py_ssize_t len = Py_SIZE(list);
-    if (likely(L->allocated > len) & likely(len > (L->allocated >> 1))) {
-        Py_INCREF(x);
-        __Pyx__ListComp_AppendAndDecref(list, len, x);
-        return 0;
-    }
-    return PyList_Append(list, x);
-}
-#endif
 
 /* PyFrozenDict (used by GetItemInt) */
 #if CYTHON_COMPILING_IN_LIMITED_API
@@ -22372,18 +24092,6 @@ bad:
 }
 #endif
 
-/* PyObjectCallMethod1 */
-static CYTHON_INLINE PyObject* __Pyx_PyObject_CallMethod1(PyObject* obj, PyObject* method_name, PyObject* arg) {
-#if CYTHON_VECTORCALL && (__PYX_LIMITED_VERSION_HEX >= 0x030C0000 || !CYTHON_COMPILING_IN_LIMITED_API)
-    PyObject *args[2] = {obj, arg};
-    return PyObject_VectorcallMethod(method_name, args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-#elif CYTHON_COMPILING_IN_LIMITED_API
-    return PyObject_CallMethodObjArgs(obj, method_name, arg, NULL);
-#else
-    return PyObject_CallMethodOneArg(obj, method_name, arg);
-#endif
-}
-
 /* CheckUnpickleChecksumError */
 static void __Pyx_RaiseUnpickleChecksumError(long checksum, long checksum1, long checksum2, long checksum3, const char *members) {
     PyObject *pickle_module = PyImport_ImportModule("pickle");
@@ -23140,6 +24848,85 @@ static PyObject *__Pyx_Object_VectorcallMethodKwds(PyObject *name, PyObject *con
 
 /* CIntToPy */
 static CYTHON_INLINE PyObject* __Pyx_PyLong_From_int(int value) {
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wconversion"
+#endif
+    const int neg_one = (int) -1, const_zero = (int) 0;
+#ifdef __Pyx_HAS_GCC_DIAGNOSTIC
+#pragma GCC diagnostic pop
+#endif
+    const int is_unsigned = neg_one > const_zero;
+    if (is_unsigned) {
+        if (sizeof(int) < sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(int) <= sizeof(unsigned long)) {
+            return PyLong_FromUnsignedLong((unsigned long) value);
+#if !CYTHON_COMPILING_IN_PYPY
+        } else if (sizeof(int) <= sizeof(unsigned PY_LONG_LONG)) {
+            return PyLong_FromUnsignedLongLong((unsigned PY_LONG_LONG) value);
+#endif
+        }
+    } else {
+        if (sizeof(int) <= sizeof(long)) {
+            return PyLong_FromLong((long) value);
+        } else if (sizeof(int) <= sizeof(PY_LONG_LONG)) {
+            return PyLong_FromLongLong((PY_LONG_LONG) value);
+        }
+    }
+    {
+        unsigned char *bytes = (unsigned char *)&value;
+#if !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX >= 0x030d00A4
+        if (is_unsigned) {
+            return PyLong_FromUnsignedNativeBytes(bytes, sizeof(value), -1);
+        } else {
+            return PyLong_FromNativeBytes(bytes, sizeof(value), -1);
+        }
+#elif !CYTHON_COMPILING_IN_LIMITED_API && PY_VERSION_HEX < 0x030d0000
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        return _PyLong_FromByteArray(bytes, sizeof(int),
+                                     little, !is_unsigned);
+#else
+        int one = 1; int little = (int)*(unsigned char *)&one;
+        PyObject *result = NULL, *kwds = NULL;
+        PyObject *py_bytes = NULL, *order_str = NULL, *from_bytes_str = NULL;;
+        py_bytes = PyBytes_FromStringAndSize((char*)bytes, sizeof(int));
+        if (!py_bytes) goto limited_bad;
+        from_bytes_str = PyUnicode_FromStringAndSize("from_bytes", 10);
+        if (!from_bytes_str) goto limited_bad;
+        order_str = PyUnicode_FromString(little ? "little" : "big");
+        if (!order_str) goto limited_bad;
+        {
+            PyObject *args[] = { (PyObject*)&PyLong_Type, py_bytes, order_str, Py_True };
+            if (!is_unsigned) {
+                PyObject *signed_str = PyUnicode_FromStringAndSize("signed", 6);
+                if (!signed_str) goto limited_bad;
+#if CYTHON_VECTORCALL
+                kwds = PyTuple_Pack(1, signed_str);
+#else
+                {
+                    PyObject *keys[] = {signed_str};
+                    PyObject *values[] = {Py_True};
+                    kwds = __Pyx_MakeKwargDict(keys, values, 1);
+                }
+#endif
+                Py_DECREF(signed_str);
+                if (unlikely(!kwds)) goto limited_bad;
+            }
+            result = __Pyx_Object_VectorcallMethodKwds(from_bytes_str, args, 3 | __Pyx_PY_VECTORCALL_ARGUMENTS_OFFSET, kwds);
+        }
+        limited_bad:
+        Py_XDECREF(kwds);
+        Py_XDECREF(order_str);
+        Py_XDECREF(py_bytes);
+        Py_XDECREF(from_bytes_str);
+        return result;
+#endif
+    }
+}
+
+/* CIntToPy */
+static CYTHON_INLINE PyObject* __Pyx_PyLong_From___pyx_anon_enum(int value) {
 #ifdef __Pyx_HAS_GCC_DIAGNOSTIC
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wconversion"

@@ -8,7 +8,7 @@
 # pipeline/levels.py and pipeline/enrich.py; tests/test_scan_differential.py
 # shows the two give byte-identical output. ``scan`` is conservative: it
 # returns None for anything it does not handle exactly as the reference would
-# (not ASCII, an escape in a key, a duplicate key, a value of an unexpected
+# (invalid UTF-8, an escape in a key, a duplicate key, a value of an unexpected
 # type, nesting deeper than MAX_DEPTH, anything that is not strict JSON, more
 # than MAX_MEMBERS members), and the caller then takes the reference path, so
 # errors and their messages always come from one place.
@@ -25,7 +25,7 @@
 
 cimport cython
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from cpython.unicode cimport PyUnicode_DecodeASCII
+from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport int32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
@@ -69,7 +69,7 @@ cdef inline int _hex(uchar c) noexcept:
 
 cdef inline uint64_t _special8(uint64_t x) noexcept:
     """Non-zero when one of the 8 bytes in ``x`` is a quote, a backslash, a control character or
-    not ASCII.
+    not ASCII (the start or part of a UTF-8 sequence, which is then checked byte by byte).
 
     The classic "has a zero byte" test, three times. It can flag a byte after a real hit
     (a borrow), never miss one: a hit only sends the caller to its byte-wise loop.
@@ -78,6 +78,36 @@ cdef inline uint64_t _special8(uint64_t x) noexcept:
     cdef uint64_t quote = x ^ (ones * 0x22)
     cdef uint64_t backslash = x ^ (ones * 0x5C)
     return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x) | x) & (ones * 0x80)
+
+
+cdef int _utf8_length(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
+    """The length of the UTF-8 sequence at p[i] (a byte >= 0x80), or -1 if it is not valid
+    UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF)."""
+    cdef uchar c = p[i]
+    cdef int length, k
+    cdef uchar lo = 0x80, hi = 0xBF  # the range of the second byte
+    if 0xC2 <= c <= 0xDF:
+        length = 2
+    elif 0xE0 <= c <= 0xEF:
+        length = 3
+        if c == 0xE0:
+            lo = 0xA0
+        elif c == 0xED:
+            hi = 0x9F
+    elif 0xF0 <= c <= 0xF4:
+        length = 4
+        if c == 0xF0:
+            lo = 0x90
+        elif c == 0xF4:
+            hi = 0x8F
+    else:
+        return -1
+    if i + length > n or not (lo <= p[i + 1] <= hi):
+        return -1
+    for k in range(2, length):
+        if not (0x80 <= p[i + k] <= 0xBF):
+            return -1
+    return length
 
 
 cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, bint* escaped) noexcept:
@@ -126,7 +156,13 @@ cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, b
                 i += 1
                 continue
             return -1
-        if c < 32 or c >= 128:  # not JSON; not ASCII (left to the reference, which checks UTF-8)
+        if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)
+            k = _utf8_length(p, i, n)
+            if k < 0:
+                return -1
+            i += k
+            continue
+        if c < 32:
             return -1
         i += 1
 

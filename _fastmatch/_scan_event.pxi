@@ -29,14 +29,14 @@ cdef class ScannedEvent:
         return PyBytes_FromStringAndSize(PyBytes_AS_STRING(self.raw) + self._m.start[c], self._m.end[c] - self._m.start[c])
 
     cdef object _cut(self, int c, object cut):
-        """The body member ``c`` without managed fields (None: unchanged). The common shape (an
-        object with ``metadata``) is cut here; lists, Tables and odd keys by the reference's ``cut``."""
+        """The body member ``c`` without managed fields (None: unchanged): cut here, or by the
+        reference's ``cut`` when the splice declines (an escaped or duplicate key, deep lists)."""
         cdef const uchar* p = <const uchar*>PyBytes_AS_STRING(self.raw)
         cdef Py_ssize_t s = self._m.start[c]
         cdef object done
         if memmem(p + s, <size_t>(self._m.end[c] - s), b"managedFields", 13) == NULL:
             return None
-        done = _cut_metadata(p, s, self._m.end[c])
+        done = _cut_body(p, s, self._m.end[c], 0)
         if done is not _LEAVE_TO_REFERENCE:
             return done
         return cut(self._span(c))

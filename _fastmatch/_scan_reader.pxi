@@ -23,7 +23,7 @@ cdef class Scanner:
         """The JSON string at [start, end) (quotes included) as str."""
         if _has_backslash(p, start, end):
             return self._decode_str(PyBytes_FromStringAndSize(<const char*>p + start, end - start))
-        return PyUnicode_DecodeASCII(<const char*>p + start + 1, end - start - 2, NULL)
+        return PyUnicode_DecodeUTF8(<const char*>p + start + 1, end - start - 2, NULL)
 
     cdef object _user(self, const uchar* p, Py_ssize_t start, Py_ssize_t end):
         """(username or None, groups) of the user object, None if not handled here."""
@@ -77,13 +77,13 @@ cdef class Scanner:
         cdef object value
         for i in range(count):
             value = values[i]
-            # No isascii() first: the scan refuses any byte that is not ASCII.
+            # No isascii() or UTF-8 check first: the scan checks UTF-8 as it goes.
             if type(value) is bytes and 0 < PyBytes_GET_SIZE(value) <= max_bytes:
                 out[i] = self._scan(value, origins[i], _V1_JSON, "")
         return out
 
     def scan(self, bytes data, str source, bytes api_version, str envelope=""):
-        """The event in ``data`` (an ASCII JSON object), or None: then take the reference path."""
+        """The event in ``data`` (a JSON object in UTF-8), or None: then take the reference path."""
         return self._scan(data, source, api_version, envelope)
 
     cdef ScannedEvent _scan(self, bytes data, str source, bytes api_version, str envelope):
@@ -194,7 +194,7 @@ cdef class Scanner:
         if _has_backslash(p, s, q):
             url_path = self._str(p, s, e).partition("?")[0]
         else:
-            url_path = PyUnicode_DecodeASCII(<const char*>p + s + 1, q - s - 1, NULL)
+            url_path = PyUnicode_DecodeUTF8(<const char*>p + s + 1, q - s - 1, NULL)
         ev.annotations_simple = self._simple_annotations(p, m, ev._i_ann)
         ev.level = LEVEL_NAMES[rank]
         ev.stage = STAGE_NAMES[stage]

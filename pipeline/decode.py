@@ -134,13 +134,13 @@ class RecordDecoder:
                 if unwrapped is None:
                     return
                 data = unwrapped
-            if not data.isascii():
-                _check_utf8(data)
-            elif self._scan is not None:
+            if self._scan is not None:  # it checks UTF-8 itself, and declines what is not
                 scanned = self._scan(data, source, _V1_JSON, "")
                 if scanned is not None:
                     events.append(scanned)
                     return
+            if not data.isascii():
+                _check_utf8(data)
             # _walk at depth 0, with its commonest case (one raw event line) first.
             value = _decode_json(data, "$")
             if type(value) is dict and "log_type" not in value and is_event(value):
@@ -189,7 +189,7 @@ class RecordDecoder:
         """Sniff one value's shape and append the events (or errors) it holds."""
         if depth > MAX_DEPTH:
             raise Reject(ReasonCode.UNKNOWN_SHAPE, "envelopes nested too deeply", path)
-        if self._scan is not None and data[:1] == b"{" and data.isascii():
+        if self._scan is not None and data[:1] == b"{":
             scanned = self._scan(data, source, _VERSION_JSON[api_version], envelope)
             if scanned is not None:
                 events.append(scanned)

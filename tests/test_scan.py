@@ -45,6 +45,7 @@ def nested(depth: int) -> object:
         line(event(objectRef=None, kind=None, apiVersion=None)),
         line({**event(), "extra": nested(60)}),
         line({**event(), **{f"k{i}": i for i in range(40)}}),
+        json.dumps(event(user={"username": "jos\u00e9 \U0001f600"}), ensure_ascii=False).encode(),  # UTF-8
     ],
 )
 def test_takes_plain_events(record: bytes) -> None:
@@ -54,7 +55,11 @@ def test_takes_plain_events(record: bytes) -> None:
 @pytest.mark.parametrize(
     "record",
     [
-        json.dumps(event(user={"username": "jos\u00e9"}), ensure_ascii=False).encode(),  # not ASCII (UTF-8)
+        line(event())[:-1] + b',"n":"\xed\xa0\x80"}',  # UTF-8 of a surrogate: not valid UTF-8
+        line(event())[:-1] + b',"n":"\xc0\xaf"}',  # an overlong form
+        line(event())[:-1] + b',"n":"\xe2\x82"}',  # a sequence cut short
+        line(event())[:-1] + b',"n":"\xf4\x90\x80\x80"}',  # past U+10FFFF
+        line(event())[:-1] + b',"n":\xc3\xa9}',  # not ASCII outside a string
         json.dumps(event(user={"username": "jos\u00e9"})).encode().replace(b'"user"', b'"us\\u0065r"'),
         line(event())[:-1] + b',"verb":"get"}',  # a duplicate key
         line({**event(), "extra": nested(70)}),  # nesting past the scanner's depth
@@ -74,6 +79,13 @@ def test_takes_plain_events(record: bytes) -> None:
 )
 def test_declines_what_it_cannot_treat_exactly(record: bytes) -> None:
     assert scan(record) is None
+
+
+def test_reads_utf8_as_python_does() -> None:
+    scanned = scan(
+        json.dumps(event(user={"username": "jos\u00e9", "groups": ["\u00e9quipe"]}), ensure_ascii=False).encode()
+    )
+    assert scanned is not None and scanned.request[:2] == ("jos\u00e9", ("\u00e9quipe",))
 
 
 def test_reads_what_the_policy_needs() -> None:
@@ -116,3 +128,16 @@ def test_render_cuts_levels_and_adds_annotations() -> None:
     assert out["annotations"] == {"authorization.k8s.io/decision": "allow", "a.io/rule": "3"}
     kept = json.loads(scanned.render(3, True, None, None, lambda body: body))
     assert kept["requestObject"]["metadata"] == {"name": "web"}  # managed fields cut
+
+
+def test_managed_fields_are_cut_in_lists_and_tables_without_the_reference() -> None:
+    def reference(body: bytes) -> bytes:
+        raise AssertionError("the splice should have cut this body itself")
+
+    pods = {"kind": "PodList", "items": [{"metadata": {"name": f"p{i}", "managedFields": [{}]}} for i in range(3)]}
+    table = {"kind": "Table", "rows": [{"cells": [], "object": {"metadata": {"managedFields": [], "uid": "u"}}}]}
+    scanned = scan(line(event(responseObject=pods, requestObject=table)))
+    assert scanned is not None
+    out = json.loads(scanned.render(3, True, None, None, reference))
+    assert [item["metadata"] for item in out["responseObject"]["items"]] == [{"name": f"p{i}"} for i in range(3)]
+    assert out["requestObject"]["rows"][0]["object"]["metadata"] == {"uid": "u"}

@@ -169,6 +169,25 @@ def test_the_splice_is_what_the_reference_writes(matcher: Any) -> None:
         line(event(level="Request", responseObject=None)),
         line(event(stage="RequestReceived")),
         line(event(responseObject={"kind": "PodList", "items": [{"metadata": {"managedFields": [1], "n": 1}}]})),
+        json.dumps(
+            event(
+                responseObject={
+                    "kind": "List",
+                    "metadata": {"managedFields": []},
+                    "items": [{"kind": "PodList", "items": [{"metadata": {"managedFields": [2]}}, 3, None]}, "x"],
+                }
+            ),
+            indent=1,
+        ).encode(),
+        line(
+            event(
+                responseObject={
+                    "kind": "Table",
+                    "rows": [{"cells": [1], "object": {"metadata": {"n": "a", "managedFields": [{}]}}}, {"cells": []}],
+                }
+            )
+        ),
+        line(event(responseObject={"kind": "Table", "rows": [{"object": {"metadata": {"n": 1}}}]})),  # nothing to cut
         line({**event(), "zzz": [1, -0.5e3, True, False, None, {"a": []}]}),
         b'{"level":"Metadata","level":"Metadata"}',
         line(event())[:-1] + b',"level":"None"}',  # a duplicate key: the last one counts
@@ -178,6 +197,10 @@ def test_the_splice_is_what_the_reference_writes(matcher: Any) -> None:
         line(event())[:-1] + b',"n":01}',
         line(event())[:-1] + b',"n":"\\ud800"}',
         line(event())[:-1] + b',"n":"\x01"}',
+        line(event())[:-1] + b',"n":"\xed\xa0\x80"}',
+        line(event())[:-1] + b',"n":"\xc0\xaf"}',
+        line(event())[:-1] + b',"n":"\xe2\x82"}',
+        json.dumps(event(user={"username": "jos\u00e9"}, annotations={"a": "\u00e9"}), ensure_ascii=False).encode(),
     ]
     _same(fast, reference, records)
 
@@ -189,14 +212,16 @@ _body = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
     max_leaves=8,
 )
+_meta = st.fixed_dictionaries({"name": _names}, optional={"managedFields": st.lists(_body, max_size=2), "x": _body})
+_item = st.fixed_dictionaries(
+    {}, optional={"metadata": _meta | _body, "spec": _body, "items": st.lists(_body, max_size=2)}
+)
 _object = st.fixed_dictionaries(
-    {"kind": st.sampled_from(["Pod", "Table", "List"])},
+    {"kind": st.sampled_from(["Pod", "Table", "List", "PodList"])},
     optional={
-        "metadata": st.fixed_dictionaries(
-            {"name": _names}, optional={"managedFields": st.lists(_body, max_size=2), "x": _body}
-        ),
-        "items": st.lists(st.dictionaries(st.sampled_from(["metadata", "spec"]), _body, max_size=2), max_size=2),
-        "rows": st.lists(st.fixed_dictionaries({"object": _body}), max_size=2),
+        "metadata": _meta,
+        "items": st.lists(_item | _body, max_size=3) | _body,
+        "rows": st.lists(st.fixed_dictionaries({"cells": _body}, optional={"object": _item | _body}), max_size=2),
     },
 )
 _maybe = st.sampled_from(["keep", "drop", "weird"])
