@@ -76,7 +76,7 @@ async def _forward(bootstrap: str, src: str, dst: str, group: str, transform: st
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
-        compression_type=os.environ.get("E2E_COMPRESSION", "lz4") or None,
+        compression_type=os.environ.get("E2E_COMPRESSION", "zstd") or None,  # the service's default
         max_batch_size=1048576,
     )
     await consumer.start()

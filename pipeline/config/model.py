@@ -79,7 +79,9 @@ class Kafka(Base, kw_only=True, frozen=True):
     producer_linger_ms: Annotated[int, Meta(ge=0, le=60_000)] = 5
     producer_max_batch_bytes: Annotated[int, Meta(ge=16_384)] = 1_048_576
     producer_max_request_bytes: Annotated[int, Meta(ge=16_384)] = 16_777_216
-    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+    # zstd: on audit events about 7× faster to compress than aiokafka's lz4 (level 9, fixed)
+    # and 3× smaller (bench: 1,055 against 143 MB/s, ratio 20.9 against 6.8).
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "zstd"
     startup_deadline_secs: Annotated[float, Meta(gt=0)] = 60.0
     # How long one request (and a batch waiting in the producer) may take before
     # it fails and is sent again; aiokafka's default.
