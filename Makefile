@@ -24,7 +24,7 @@ test-unit: venv
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml setup.py _fastmatch/_matcher_c.pyx _fastmatch/_scan.pyx $(wildcard _fastmatch/*.pxi)
+$(VENV)/.installed: pyproject.toml setup.py $(wildcard _fastmatch/*.pyx) $(wildcard _fastmatch/*.pxi)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test,bench,dev]"

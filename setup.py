@@ -22,6 +22,8 @@ if not os.environ.get("AUDITPIPE_NO_EXTENSIONS"):
             ),
             # The one-pass event scanner and splice (its .pxi is included by the .pyx).
             Extension("_fastmatch._scan", ["_fastmatch/_scan.pyx"], extra_compile_args=["-O3"]),
+            # Kafka's murmur2 key partitioning, as aiokafka's partitioner (in Python) computes it.
+            Extension("_fastmatch._partition", ["_fastmatch/_partition.pyx"], extra_compile_args=["-O3"]),
         ],
         compiler_directives={
             "language_level": "3",

@@ -29,10 +29,16 @@ else:
 # The one-pass event scanner (``_scan.pyx``) has no twin of its own: without it
 # every record takes the reference path (pipeline/events.py), which it is tested against.
 Scanner = None
+# Kafka's key partitioning in C; None: aiokafka's own partitioner (in Python) decides.
+partition_index = None
 if not NO_EXTENSIONS:
     try:
         from ._scan import Scanner
     except ImportError:
         pass
+    try:
+        from ._partition import partition_index
+    except ImportError:
+        pass
 
-__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule", "Scanner"]
+__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule", "Scanner", "partition_index"]

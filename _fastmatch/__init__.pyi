@@ -6,12 +6,12 @@
 # against it runs on either. In particular the method parameters are
 # positional-only, because CMatcher's methods (METH_O) take no keywords.
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, TypeAlias
 
 from ._scan import Scanner as _Scanner
 
-__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule", "Scanner"]
+__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule", "Scanner", "partition_index"]
 
 # One GroupResources entry: (group, resources, resource_names).
 _GroupResources: TypeAlias = tuple[str, tuple[str, ...], tuple[str, ...]]
@@ -56,3 +56,6 @@ NO_EXTENSIONS: Final[bool]
 
 # The one-pass event scanner; None when the extension is not built or is disabled.
 Scanner: type[_Scanner] | None
+
+# Kafka's murmur2 key partitioning (index into the sorted partitions); None when not built.
+partition_index: Callable[[bytes, int], int] | None

@@ -5,7 +5,8 @@ per record, which on this hot path cost more than our whole transform. Here
 records are grouped by (topic, partition) in the caller's order, packed into
 ``BatchBuilder``s and handed over with ``send_batch``. Keys are partitioned
 exactly as ``send()`` would (aiokafka's default murmur2 partitioner, the same
-as the Java client's), so per-key order and placement do not change.
+as the Java client's; computed in C by ``_fastmatch._partition`` when it is
+built), so per-key order and placement do not change.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
+
+from _fastmatch import partition_index
 
 Headers = list[tuple[str, bytes]]
 
@@ -58,6 +61,8 @@ async def send_batches(producer: AIOKafkaProducer, sends: Sequence[Send]) -> lis
         if s.key is None:
             # Unkeyed records (e.g. dead letters of unkeyed input): spread round-robin.
             p = parts[index % len(parts)]
+        elif partition_index is not None:  # the same answer, in C (tests/test_partition.py)
+            p = parts[partition_index(s.key, len(parts))]
         else:
             p = _partitioner(s.key, parts, parts)
         bucket = groups.get((s.topic, p))
