@@ -115,3 +115,14 @@ def test_a_kafka_batch_holds_its_position_at_the_first_fragment_still_held() -> 
     source.forget([tp])
     after = source._batch({tp: [Record(13, None, plain, [])]})
     assert after.values == [plain] and after.position == {tp: 14}
+
+
+def test_plain_records_pass_without_the_joiner_until_a_fragment_is_held() -> None:
+    joiner = PartialJoiner(8 << 20)
+    parts = fragments(LINE, 16384)
+    plain = line(event(verb="P"))  # a "P" that is no partial tag: the joiner decides
+    assert joiner.passes(line(event()))
+    assert not joiner.passes(parts[0]) and not joiner.passes(plain)
+    assert joiner.feed("p0", plain, "t/0/0", 0) == Joined(plain, "t/0/0", 0)
+    assert joiner.feed("p0", parts[0], "t/0/1", 1) is None
+    assert not joiner.passes(line(event()))  # something is held: every record goes through feed

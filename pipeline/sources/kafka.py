@@ -184,7 +184,14 @@ class KafkaSource:
             prefix = f"{tp.topic}/{tp.partition}/"
             for rec in records:
                 origin = f"{prefix}{rec.offset}"
-                joined = joiner.feed(tp, rec.value if rec.value is not None else b"", origin, rec.offset)
+                value = rec.value if rec.value is not None else b""
+                if joiner.passes(value):
+                    values.append(value)
+                    origins.append(origin)
+                    keys.append(rec.key)
+                    headers.append(list(rec.headers or ()))
+                    continue
+                joined = joiner.feed(tp, value, origin, rec.offset)
                 if joined is None:  # a fragment, held until its line is complete
                     continue
                 if isinstance(joined, TooLong):

@@ -101,6 +101,13 @@ class PartialJoiner:
         for key in [k for k in self._held if k[0] == partition]:
             del self._held[key]
 
+    def passes(self, value: bytes) -> bool:
+        """True when ``value`` cannot be a fragment and nothing is held: hand it on as it is.
+
+        The common case, decided without the pattern: a partial tag needs a ``"P"``.
+        """
+        return not self._held and value.find(b'"P"', 0, SNIFF_BYTES) < 0
+
     def feed(self, partition: Hashable, value: bytes, origin: str, offset: int) -> Joined | TooLong | None:
         """Take one record; returns what to hand on now (None while fragments are held)."""
         partial = _PARTIAL_MARK.search(value, 0, SNIFF_BYTES) is not None
