@@ -108,8 +108,10 @@ class RecordDecoder:
         as an object), tried in order.
     scanner
         The compiled one-pass scanner (``_fastmatch.Scanner``), tried first on
-        every JSON object, raw or unwrapped from an envelope; what it does not
-        take goes the reference way below. None: the reference way only.
+        every JSON object unwrapped from a record (gzip, base64, envelopes, lists);
+        what it does not take goes the reference way below. Plain records are the
+        caller's to scan, a batch at a time (``Processor`` uses ``scan_many``), so
+        one the scanner declined is not scanned twice. None: the reference way only.
     """
 
     __slots__ = ("_keys", "_max", "_scan", "skipped")
@@ -134,11 +136,13 @@ class RecordDecoder:
                 if unwrapped is None:
                     return
                 data = unwrapped
-            if self._scan is not None:  # it checks UTF-8 itself, and declines what is not
-                scanned = self._scan(data, source, _V1_JSON, "")
-                if scanned is not None:
-                    events.append(scanned)
-                    return
+                # A plain record was offered to the scanner already (Processor: scan_many);
+                # what came out of gzip or base64 was not.
+                if self._scan is not None and data[:1] == b"{":
+                    scanned = self._scan(data, source, _V1_JSON, "")
+                    if scanned is not None:
+                        events.append(scanned)
+                        return
             if not data.isascii():
                 _check_utf8(data)
             # _walk at depth 0, with its commonest case (one raw event line) first.
