@@ -1272,6 +1272,26 @@ static int __Pyx_init_tpflags_variables(void) {
 #include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
+
+    /* Sixteen bytes at a time where SSE2 is there (every x86-64): a bit per byte
+       that is a quote, a backslash, a control character or not ASCII. One signed
+       compare covers the last two: bytes >= 0x80 are negative. Elsewhere the
+       eight-byte SWAR test below does the same work, and AP_HAVE_SSE2 is 0. */
+    #if defined(__SSE2__)
+    #include <emmintrin.h>
+    #define AP_HAVE_SSE2 1
+    static inline unsigned int ap_special16(const unsigned char *p) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        __m128i hit = _mm_or_si128(
+            _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8(0x22)), _mm_cmpeq_epi8(x, _mm_set1_epi8(0x5C))),
+            _mm_cmplt_epi8(x, _mm_set1_epi8(0x20)));
+        return (unsigned int)_mm_movemask_epi8(hit);
+    }
+    #else
+    #define AP_HAVE_SSE2 0
+    static inline unsigned int ap_special16(const unsigned char *p) { (void)p; return 0xFFFFu; }
+    #endif
+    
 #include "string.h"
 #ifdef _OPENMP
 #include <omp.h>
@@ -1686,8 +1706,8 @@ struct __pyx_obj_10_fastmatch_5_scan_Scanner;
 struct __pyx_t_10_fastmatch_5_scan_Members;
 typedef struct __pyx_t_10_fastmatch_5_scan_Members __pyx_t_10_fastmatch_5_scan_Members;
 
-/* "_fastmatch/_scan.pyx":37
- *     int __builtin_ctzll(unsigned long long x) nogil
+/* "_fastmatch/_scan.pyx":62
+ *     unsigned int ap_special16(const unsigned char* p) noexcept nogil
  * 
  * cdef enum:             # <<<<<<<<<<<<<<
  *     MAX_MEMBERS = 64
@@ -1724,7 +1744,7 @@ enum  {
   __pyx_e_10_fastmatch_5_scan_CUT_DEPTH = 8
 };
 
-/* "_fastmatch/_scan.pyx":286
+/* "_fastmatch/_scan.pyx":318
  * 
  * 
  * ctypedef struct Members:             # <<<<<<<<<<<<<<
@@ -3354,47 +3374,62 @@ return 0;
 #endif
 /* #### Code section: module_code ### */
 
-/* "_fastmatch/_scan.pyx":50
+/* "_fastmatch/_scan.pyx":75
  * 
  * 
  * cdef inline bint _ws(uchar c) noexcept:             # <<<<<<<<<<<<<<
- *     return c == 32 or c == 10 or c == 13 or c == 9
- * 
+ *     # Events are mostly compact JSON: one compare settles the usual byte.
+ *     return c <= 32 and (c == 32 or c == 10 or c == 13 or c == 9)
 */
 
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__ws(__pyx_t_10_fastmatch_5_scan_uchar __pyx_v_c) {
   int __pyx_r;
   int __pyx_t_1;
+  int __pyx_t_2;
 
-  /* "_fastmatch/_scan.pyx":51
- * 
+  /* "_fastmatch/_scan.pyx":77
  * cdef inline bint _ws(uchar c) noexcept:
- *     return c == 32 or c == 10 or c == 13 or c == 9             # <<<<<<<<<<<<<<
+ *     # Events are mostly compact JSON: one compare settles the usual byte.
+ *     return c <= 32 and (c == 32 or c == 10 or c == 13 or c == 9)             # <<<<<<<<<<<<<<
  * 
  * 
 */
+  __pyx_t_2 = (__pyx_v_c <= 32);
+
+  if (__pyx_t_2) {
+
+  } else {
+
+    __pyx_t_1 = __pyx_t_2;
+
+    goto __pyx_L3_bool_binop_done;
+  }
   switch (__pyx_v_c) {
     case 32:
     case 10:
     case 13:
     case 9:
-    __pyx_t_1 = 1;
+    __pyx_t_2 = 1;
     break;
     default:
-    __pyx_t_1 = 0;
+    __pyx_t_2 = 0;
     break;
   }
+
+  __pyx_t_1 = __pyx_t_2;
+
+  __pyx_L3_bool_binop_done:;
   {
     __pyx_r = __pyx_t_1;
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":50
+  /* "_fastmatch/_scan.pyx":75
  * 
  * 
  * cdef inline bint _ws(uchar c) noexcept:             # <<<<<<<<<<<<<<
- *     return c == 32 or c == 10 or c == 13 or c == 9
- * 
+ *     # Events are mostly compact JSON: one compare settles the usual byte.
+ *     return c <= 32 and (c == 32 or c == 10 or c == 13 or c == 9)
 */
 
   /* function exit code */
@@ -3403,7 +3438,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__ws(__pyx_t_10_fastmatch_5_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":54
+/* "_fastmatch/_scan.pyx":80
  * 
  * 
  * cdef inline Py_ssize_t _skip_ws(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -3417,7 +3452,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_t_10_
   int __pyx_t_2;
 
 
-  /* "_fastmatch/_scan.pyx":55
+  /* "_fastmatch/_scan.pyx":81
  * 
  * cdef inline Py_ssize_t _skip_ws(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     while i < n and _ws(p[i]):             # <<<<<<<<<<<<<<
@@ -3444,7 +3479,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_t_10_
 
     if (!__pyx_t_1) break;
 
-    /* "_fastmatch/_scan.pyx":56
+    /* "_fastmatch/_scan.pyx":82
  * cdef inline Py_ssize_t _skip_ws(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     while i < n and _ws(p[i]):
  *         i += 1             # <<<<<<<<<<<<<<
@@ -3454,7 +3489,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_t_10_
     __pyx_v_i = (__pyx_v_i + 1);
   }
 
-  /* "_fastmatch/_scan.pyx":57
+  /* "_fastmatch/_scan.pyx":83
  *     while i < n and _ws(p[i]):
  *         i += 1
  *     return i             # <<<<<<<<<<<<<<
@@ -3467,7 +3502,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_t_10_
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":54
+  /* "_fastmatch/_scan.pyx":80
  * 
  * 
  * cdef inline Py_ssize_t _skip_ws(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -3482,7 +3517,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_t_10_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":60
+/* "_fastmatch/_scan.pyx":86
  * 
  * 
  * cdef inline int _hex(uchar c) noexcept:             # <<<<<<<<<<<<<<
@@ -3494,7 +3529,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   int __pyx_r;
   int __pyx_t_1;
 
-  /* "_fastmatch/_scan.pyx":61
+  /* "_fastmatch/_scan.pyx":87
  * 
  * cdef inline int _hex(uchar c) noexcept:
  *     if 48 <= c <= 57:             # <<<<<<<<<<<<<<
@@ -3508,7 +3543,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":62
+    /* "_fastmatch/_scan.pyx":88
  * cdef inline int _hex(uchar c) noexcept:
  *     if 48 <= c <= 57:
  *         return c - 48             # <<<<<<<<<<<<<<
@@ -3521,7 +3556,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":61
+    /* "_fastmatch/_scan.pyx":87
  * 
  * cdef inline int _hex(uchar c) noexcept:
  *     if 48 <= c <= 57:             # <<<<<<<<<<<<<<
@@ -3530,7 +3565,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":63
+  /* "_fastmatch/_scan.pyx":89
  *     if 48 <= c <= 57:
  *         return c - 48
  *     if 97 <= c <= 102:             # <<<<<<<<<<<<<<
@@ -3544,7 +3579,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":64
+    /* "_fastmatch/_scan.pyx":90
  *         return c - 48
  *     if 97 <= c <= 102:
  *         return c - 87             # <<<<<<<<<<<<<<
@@ -3557,7 +3592,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":63
+    /* "_fastmatch/_scan.pyx":89
  *     if 48 <= c <= 57:
  *         return c - 48
  *     if 97 <= c <= 102:             # <<<<<<<<<<<<<<
@@ -3566,7 +3601,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":65
+  /* "_fastmatch/_scan.pyx":91
  *     if 97 <= c <= 102:
  *         return c - 87
  *     if 65 <= c <= 70:             # <<<<<<<<<<<<<<
@@ -3580,7 +3615,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":66
+    /* "_fastmatch/_scan.pyx":92
  *         return c - 87
  *     if 65 <= c <= 70:
  *         return c - 55             # <<<<<<<<<<<<<<
@@ -3593,7 +3628,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":65
+    /* "_fastmatch/_scan.pyx":91
  *     if 97 <= c <= 102:
  *         return c - 87
  *     if 65 <= c <= 70:             # <<<<<<<<<<<<<<
@@ -3602,7 +3637,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":67
+  /* "_fastmatch/_scan.pyx":93
  *     if 65 <= c <= 70:
  *         return c - 55
  *     return -1             # <<<<<<<<<<<<<<
@@ -3615,7 +3650,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":60
+  /* "_fastmatch/_scan.pyx":86
  * 
  * 
  * cdef inline int _hex(uchar c) noexcept:             # <<<<<<<<<<<<<<
@@ -3629,7 +3664,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__hex(__pyx_t_10_fastmatch_5
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":70
+/* "_fastmatch/_scan.pyx":96
  * 
  * 
  * cdef inline uint64_t _special8(uint64_t x) noexcept:             # <<<<<<<<<<<<<<
@@ -3643,7 +3678,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
   uint64_t __pyx_v_backslash;
   uint64_t __pyx_r;
 
-  /* "_fastmatch/_scan.pyx":77
+  /* "_fastmatch/_scan.pyx":103
  *     (a borrow), never miss one: a hit only sends the caller to its byte-wise loop.
  *     """
  *     cdef uint64_t ones = 0x0101010101010101ULL             # <<<<<<<<<<<<<<
@@ -3652,7 +3687,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
 */
   __pyx_v_ones = 0x0101010101010101ULL;
 
-  /* "_fastmatch/_scan.pyx":78
+  /* "_fastmatch/_scan.pyx":104
  *     """
  *     cdef uint64_t ones = 0x0101010101010101ULL
  *     cdef uint64_t quote = x ^ (ones * 0x22)             # <<<<<<<<<<<<<<
@@ -3661,7 +3696,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
 */
   __pyx_v_quote = (__pyx_v_x ^ (__pyx_v_ones * 0x22));
 
-  /* "_fastmatch/_scan.pyx":79
+  /* "_fastmatch/_scan.pyx":105
  *     cdef uint64_t ones = 0x0101010101010101ULL
  *     cdef uint64_t quote = x ^ (ones * 0x22)
  *     cdef uint64_t backslash = x ^ (ones * 0x5C)             # <<<<<<<<<<<<<<
@@ -3670,7 +3705,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
 */
   __pyx_v_backslash = (__pyx_v_x ^ (__pyx_v_ones * 0x5C));
 
-  /* "_fastmatch/_scan.pyx":80
+  /* "_fastmatch/_scan.pyx":106
  *     cdef uint64_t quote = x ^ (ones * 0x22)
  *     cdef uint64_t backslash = x ^ (ones * 0x5C)
  *     return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | ((x - ones * 0x20) & ~x) | x) & (ones * 0x80)             # <<<<<<<<<<<<<<
@@ -3683,7 +3718,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":70
+  /* "_fastmatch/_scan.pyx":96
  * 
  * 
  * cdef inline uint64_t _special8(uint64_t x) noexcept:             # <<<<<<<<<<<<<<
@@ -3700,7 +3735,7 @@ static CYTHON_INLINE uint64_t __pyx_f_10_fastmatch_5_scan__special8(uint64_t __p
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":83
+/* "_fastmatch/_scan.pyx":109
  * 
  * 
  * cdef int _utf8_length(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -3723,7 +3758,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
   int __pyx_t_6;
   int __pyx_t_7;
 
-  /* "_fastmatch/_scan.pyx":86
+  /* "_fastmatch/_scan.pyx":112
  *     """The length of the UTF-8 sequence at p[i] (a byte >= 0x80), or -1 if it is not valid
  *     UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF)."""
  *     cdef uchar c = p[i]             # <<<<<<<<<<<<<<
@@ -3732,7 +3767,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
 */
   __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-  /* "_fastmatch/_scan.pyx":88
+  /* "_fastmatch/_scan.pyx":114
  *     cdef uchar c = p[i]
  *     cdef int length, k
  *     cdef uchar lo = 0x80, hi = 0xBF  # the range of the second byte             # <<<<<<<<<<<<<<
@@ -3742,7 +3777,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
   __pyx_v_lo = 0x80;
   __pyx_v_hi = 0xBF;
 
-  /* "_fastmatch/_scan.pyx":89
+  /* "_fastmatch/_scan.pyx":115
  *     cdef int length, k
  *     cdef uchar lo = 0x80, hi = 0xBF  # the range of the second byte
  *     if 0xC2 <= c <= 0xDF:             # <<<<<<<<<<<<<<
@@ -3756,7 +3791,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":90
+    /* "_fastmatch/_scan.pyx":116
  *     cdef uchar lo = 0x80, hi = 0xBF  # the range of the second byte
  *     if 0xC2 <= c <= 0xDF:
  *         length = 2             # <<<<<<<<<<<<<<
@@ -3765,7 +3800,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
 */
     __pyx_v_length = 2;
 
-    /* "_fastmatch/_scan.pyx":89
+    /* "_fastmatch/_scan.pyx":115
  *     cdef int length, k
  *     cdef uchar lo = 0x80, hi = 0xBF  # the range of the second byte
  *     if 0xC2 <= c <= 0xDF:             # <<<<<<<<<<<<<<
@@ -3775,7 +3810,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
     goto __pyx_L3;
   }
 
-  /* "_fastmatch/_scan.pyx":91
+  /* "_fastmatch/_scan.pyx":117
  *     if 0xC2 <= c <= 0xDF:
  *         length = 2
  *     elif 0xE0 <= c <= 0xEF:             # <<<<<<<<<<<<<<
@@ -3789,7 +3824,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":92
+    /* "_fastmatch/_scan.pyx":118
  *         length = 2
  *     elif 0xE0 <= c <= 0xEF:
  *         length = 3             # <<<<<<<<<<<<<<
@@ -3798,7 +3833,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
 */
     __pyx_v_length = 3;
 
-    /* "_fastmatch/_scan.pyx":93
+    /* "_fastmatch/_scan.pyx":119
  *     elif 0xE0 <= c <= 0xEF:
  *         length = 3
  *         if c == 0xE0:             # <<<<<<<<<<<<<<
@@ -3808,7 +3843,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
     switch (__pyx_v_c) {
       case 0xE0:
 
-      /* "_fastmatch/_scan.pyx":94
+      /* "_fastmatch/_scan.pyx":120
  *         length = 3
  *         if c == 0xE0:
  *             lo = 0xA0             # <<<<<<<<<<<<<<
@@ -3817,7 +3852,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
 */
       __pyx_v_lo = 0xA0;
 
-      /* "_fastmatch/_scan.pyx":93
+      /* "_fastmatch/_scan.pyx":119
  *     elif 0xE0 <= c <= 0xEF:
  *         length = 3
  *         if c == 0xE0:             # <<<<<<<<<<<<<<
@@ -3827,7 +3862,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
       break;
       case 0xED:
 
-      /* "_fastmatch/_scan.pyx":96
+      /* "_fastmatch/_scan.pyx":122
  *             lo = 0xA0
  *         elif c == 0xED:
  *             hi = 0x9F             # <<<<<<<<<<<<<<
@@ -3836,7 +3871,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
 */
       __pyx_v_hi = 0x9F;
 
-      /* "_fastmatch/_scan.pyx":95
+      /* "_fastmatch/_scan.pyx":121
  *         if c == 0xE0:
  *             lo = 0xA0
  *         elif c == 0xED:             # <<<<<<<<<<<<<<
@@ -3847,7 +3882,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
       default: break;
     }
 
-    /* "_fastmatch/_scan.pyx":91
+    /* "_fastmatch/_scan.pyx":117
  *     if 0xC2 <= c <= 0xDF:
  *         length = 2
  *     elif 0xE0 <= c <= 0xEF:             # <<<<<<<<<<<<<<
@@ -3857,7 +3892,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
     goto __pyx_L3;
   }
 
-  /* "_fastmatch/_scan.pyx":97
+  /* "_fastmatch/_scan.pyx":123
  *         elif c == 0xED:
  *             hi = 0x9F
  *     elif 0xF0 <= c <= 0xF4:             # <<<<<<<<<<<<<<
@@ -3871,7 +3906,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":98
+    /* "_fastmatch/_scan.pyx":124
  *             hi = 0x9F
  *     elif 0xF0 <= c <= 0xF4:
  *         length = 4             # <<<<<<<<<<<<<<
@@ -3880,7 +3915,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
 */
     __pyx_v_length = 4;
 
-    /* "_fastmatch/_scan.pyx":99
+    /* "_fastmatch/_scan.pyx":125
  *     elif 0xF0 <= c <= 0xF4:
  *         length = 4
  *         if c == 0xF0:             # <<<<<<<<<<<<<<
@@ -3890,7 +3925,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
     switch (__pyx_v_c) {
       case 0xF0:
 
-      /* "_fastmatch/_scan.pyx":100
+      /* "_fastmatch/_scan.pyx":126
  *         length = 4
  *         if c == 0xF0:
  *             lo = 0x90             # <<<<<<<<<<<<<<
@@ -3899,7 +3934,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
 */
       __pyx_v_lo = 0x90;
 
-      /* "_fastmatch/_scan.pyx":99
+      /* "_fastmatch/_scan.pyx":125
  *     elif 0xF0 <= c <= 0xF4:
  *         length = 4
  *         if c == 0xF0:             # <<<<<<<<<<<<<<
@@ -3909,7 +3944,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
       break;
       case 0xF4:
 
-      /* "_fastmatch/_scan.pyx":102
+      /* "_fastmatch/_scan.pyx":128
  *             lo = 0x90
  *         elif c == 0xF4:
  *             hi = 0x8F             # <<<<<<<<<<<<<<
@@ -3918,7 +3953,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
 */
       __pyx_v_hi = 0x8F;
 
-      /* "_fastmatch/_scan.pyx":101
+      /* "_fastmatch/_scan.pyx":127
  *         if c == 0xF0:
  *             lo = 0x90
  *         elif c == 0xF4:             # <<<<<<<<<<<<<<
@@ -3929,7 +3964,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
       default: break;
     }
 
-    /* "_fastmatch/_scan.pyx":97
+    /* "_fastmatch/_scan.pyx":123
  *         elif c == 0xED:
  *             hi = 0x9F
  *     elif 0xF0 <= c <= 0xF4:             # <<<<<<<<<<<<<<
@@ -3939,7 +3974,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
     goto __pyx_L3;
   }
 
-  /* "_fastmatch/_scan.pyx":104
+  /* "_fastmatch/_scan.pyx":130
  *             hi = 0x8F
  *     else:
  *         return -1             # <<<<<<<<<<<<<<
@@ -3955,7 +3990,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
   }
   __pyx_L3:;
 
-  /* "_fastmatch/_scan.pyx":105
+  /* "_fastmatch/_scan.pyx":131
  *     else:
  *         return -1
  *     if i + length > n or not (lo <= p[i + 1] <= hi):             # <<<<<<<<<<<<<<
@@ -3989,7 +4024,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":106
+    /* "_fastmatch/_scan.pyx":132
  *         return -1
  *     if i + length > n or not (lo <= p[i + 1] <= hi):
  *         return -1             # <<<<<<<<<<<<<<
@@ -4002,7 +4037,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":105
+    /* "_fastmatch/_scan.pyx":131
  *     else:
  *         return -1
  *     if i + length > n or not (lo <= p[i + 1] <= hi):             # <<<<<<<<<<<<<<
@@ -4011,7 +4046,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
 */
   }
 
-  /* "_fastmatch/_scan.pyx":107
+  /* "_fastmatch/_scan.pyx":133
  *     if i + length > n or not (lo <= p[i + 1] <= hi):
  *         return -1
  *     for k in range(2, length):             # <<<<<<<<<<<<<<
@@ -4025,7 +4060,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
   for (__pyx_t_7 = 2; __pyx_t_7 < __pyx_t_6; __pyx_t_7+=1) {
     __pyx_v_k = __pyx_t_7;
 
-    /* "_fastmatch/_scan.pyx":108
+    /* "_fastmatch/_scan.pyx":134
  *         return -1
  *     for k in range(2, length):
  *         if not (0x80 <= p[i + k] <= 0xBF):             # <<<<<<<<<<<<<<
@@ -4045,7 +4080,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
     if (__pyx_t_4) {
 
 
-      /* "_fastmatch/_scan.pyx":109
+      /* "_fastmatch/_scan.pyx":135
  *     for k in range(2, length):
  *         if not (0x80 <= p[i + k] <= 0xBF):
  *             return -1             # <<<<<<<<<<<<<<
@@ -4058,7 +4093,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":108
+      /* "_fastmatch/_scan.pyx":134
  *         return -1
  *     for k in range(2, length):
  *         if not (0x80 <= p[i + k] <= 0xBF):             # <<<<<<<<<<<<<<
@@ -4069,7 +4104,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
   }
 
 
-  /* "_fastmatch/_scan.pyx":110
+  /* "_fastmatch/_scan.pyx":136
  *         if not (0x80 <= p[i + k] <= 0xBF):
  *             return -1
  *     return length             # <<<<<<<<<<<<<<
@@ -4082,7 +4117,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":83
+  /* "_fastmatch/_scan.pyx":109
  * 
  * 
  * cdef int _utf8_length(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -4101,7 +4136,7 @@ static int __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_t_10_fastmatch_5_scan_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":113
+/* "_fastmatch/_scan.pyx":139
  * 
  * 
  * cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, bint* escaped) noexcept:             # <<<<<<<<<<<<<<
@@ -4119,30 +4154,120 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
   Py_ssize_t __pyx_r;
   int __pyx_t_1;
   int __pyx_t_2;
+  int __pyx_t_3;
 
 
-  /* "_fastmatch/_scan.pyx":118
+  /* "_fastmatch/_scan.pyx":144
  *     cdef int k, d, code
  *     cdef uint64_t word, mask
  *     i += 1             # <<<<<<<<<<<<<<
  *     while True:
- *         # Eight bytes at a time through the plain part of the string, then straight to
+ *         # Sixteen (or eight) bytes at a time through the plain part of the string, then
 */
   __pyx_v_i = (__pyx_v_i + 1);
 
-  /* "_fastmatch/_scan.pyx":119
+  /* "_fastmatch/_scan.pyx":145
  *     cdef uint64_t word, mask
  *     i += 1
  *     while True:             # <<<<<<<<<<<<<<
- *         # Eight bytes at a time through the plain part of the string, then straight to
- *         # the first special byte (the lowest flagged one is always a true hit).
+ *         # Sixteen (or eight) bytes at a time through the plain part of the string, then
+ *         # straight to the first special byte (the lowest flagged one is always a true hit).
 */
   while (1) {
 
-    /* "_fastmatch/_scan.pyx":122
- *         # Eight bytes at a time through the plain part of the string, then straight to
- *         # the first special byte (the lowest flagged one is always a true hit).
- *         if i + 8 <= n:             # <<<<<<<<<<<<<<
+    /* "_fastmatch/_scan.pyx":148
+ *         # Sixteen (or eight) bytes at a time through the plain part of the string, then
+ *         # straight to the first special byte (the lowest flagged one is always a true hit).
+ *         if AP_HAVE_SSE2 and i + 16 <= n:             # <<<<<<<<<<<<<<
+ *             mask = ap_special16(p + i)
+ *             if mask == 0:
+*/
+    if (AP_HAVE_SSE2) {
+    } else {
+
+      __pyx_t_1 = AP_HAVE_SSE2;
+      goto __pyx_L6_bool_binop_done;
+    }
+    __pyx_t_2 = ((__pyx_v_i + 16) <= __pyx_v_n);
+
+
+    __pyx_t_1 = __pyx_t_2;
+
+    __pyx_L6_bool_binop_done:;
+    if (__pyx_t_1) {
+
+
+      /* "_fastmatch/_scan.pyx":149
+ *         # straight to the first special byte (the lowest flagged one is always a true hit).
+ *         if AP_HAVE_SSE2 and i + 16 <= n:
+ *             mask = ap_special16(p + i)             # <<<<<<<<<<<<<<
+ *             if mask == 0:
+ *                 i += 16
+*/
+      __pyx_v_mask = ap_special16((__pyx_v_p + __pyx_v_i));
+
+      /* "_fastmatch/_scan.pyx":150
+ *         if AP_HAVE_SSE2 and i + 16 <= n:
+ *             mask = ap_special16(p + i)
+ *             if mask == 0:             # <<<<<<<<<<<<<<
+ *                 i += 16
+ *                 continue
+*/
+      __pyx_t_1 = (__pyx_v_mask == 0);
+
+      if (__pyx_t_1) {
+
+
+        /* "_fastmatch/_scan.pyx":151
+ *             mask = ap_special16(p + i)
+ *             if mask == 0:
+ *                 i += 16             # <<<<<<<<<<<<<<
+ *                 continue
+ *             i += __builtin_ctzll(mask)
+*/
+        __pyx_v_i = (__pyx_v_i + 16);
+
+        /* "_fastmatch/_scan.pyx":152
+ *             if mask == 0:
+ *                 i += 16
+ *                 continue             # <<<<<<<<<<<<<<
+ *             i += __builtin_ctzll(mask)
+ *         elif i + 8 <= n:
+*/
+        goto __pyx_L3_continue;
+
+        /* "_fastmatch/_scan.pyx":150
+ *         if AP_HAVE_SSE2 and i + 16 <= n:
+ *             mask = ap_special16(p + i)
+ *             if mask == 0:             # <<<<<<<<<<<<<<
+ *                 i += 16
+ *                 continue
+*/
+      }
+
+      /* "_fastmatch/_scan.pyx":153
+ *                 i += 16
+ *                 continue
+ *             i += __builtin_ctzll(mask)             # <<<<<<<<<<<<<<
+ *         elif i + 8 <= n:
+ *             memcpy(&word, p + i, 8)
+*/
+      __pyx_v_i = (__pyx_v_i + __builtin_ctzll(__pyx_v_mask));
+
+      /* "_fastmatch/_scan.pyx":148
+ *         # Sixteen (or eight) bytes at a time through the plain part of the string, then
+ *         # straight to the first special byte (the lowest flagged one is always a true hit).
+ *         if AP_HAVE_SSE2 and i + 16 <= n:             # <<<<<<<<<<<<<<
+ *             mask = ap_special16(p + i)
+ *             if mask == 0:
+*/
+      goto __pyx_L5;
+    }
+
+    /* "_fastmatch/_scan.pyx":154
+ *                 continue
+ *             i += __builtin_ctzll(mask)
+ *         elif i + 8 <= n:             # <<<<<<<<<<<<<<
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)
 */
@@ -4151,17 +4276,17 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":123
- *         # the first special byte (the lowest flagged one is always a true hit).
- *         if i + 8 <= n:
+      /* "_fastmatch/_scan.pyx":155
+ *             i += __builtin_ctzll(mask)
+ *         elif i + 8 <= n:
  *             memcpy(&word, p + i, 8)             # <<<<<<<<<<<<<<
  *             mask = _special8(word)
  *             if mask == 0:
 */
       (void)(memcpy((&__pyx_v_word), (__pyx_v_p + __pyx_v_i), 8));
 
-      /* "_fastmatch/_scan.pyx":124
- *         if i + 8 <= n:
+      /* "_fastmatch/_scan.pyx":156
+ *         elif i + 8 <= n:
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)             # <<<<<<<<<<<<<<
  *             if mask == 0:
@@ -4169,7 +4294,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_mask = __pyx_f_10_fastmatch_5_scan__special8(__pyx_v_word);
 
-      /* "_fastmatch/_scan.pyx":125
+      /* "_fastmatch/_scan.pyx":157
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)
  *             if mask == 0:             # <<<<<<<<<<<<<<
@@ -4181,7 +4306,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":126
+        /* "_fastmatch/_scan.pyx":158
  *             mask = _special8(word)
  *             if mask == 0:
  *                 i += 8             # <<<<<<<<<<<<<<
@@ -4190,7 +4315,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 8);
 
-        /* "_fastmatch/_scan.pyx":127
+        /* "_fastmatch/_scan.pyx":159
  *             if mask == 0:
  *                 i += 8
  *                 continue             # <<<<<<<<<<<<<<
@@ -4199,7 +4324,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":125
+        /* "_fastmatch/_scan.pyx":157
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)
  *             if mask == 0:             # <<<<<<<<<<<<<<
@@ -4208,7 +4333,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":128
+      /* "_fastmatch/_scan.pyx":160
  *                 i += 8
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3             # <<<<<<<<<<<<<<
@@ -4217,17 +4342,17 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_i = (__pyx_v_i + (__builtin_ctzll(__pyx_v_mask) >> 3));
 
-      /* "_fastmatch/_scan.pyx":122
- *         # Eight bytes at a time through the plain part of the string, then straight to
- *         # the first special byte (the lowest flagged one is always a true hit).
- *         if i + 8 <= n:             # <<<<<<<<<<<<<<
+      /* "_fastmatch/_scan.pyx":154
+ *                 continue
+ *             i += __builtin_ctzll(mask)
+ *         elif i + 8 <= n:             # <<<<<<<<<<<<<<
  *             memcpy(&word, p + i, 8)
  *             mask = _special8(word)
 */
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":129
+    /* "_fastmatch/_scan.pyx":161
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:             # <<<<<<<<<<<<<<
@@ -4239,7 +4364,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":130
+      /* "_fastmatch/_scan.pyx":162
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -4252,7 +4377,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":129
+      /* "_fastmatch/_scan.pyx":161
  *                 continue
  *             i += __builtin_ctzll(mask) >> 3
  *         elif i >= n:             # <<<<<<<<<<<<<<
@@ -4262,7 +4387,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     }
     __pyx_L5:;
 
-    /* "_fastmatch/_scan.pyx":131
+    /* "_fastmatch/_scan.pyx":163
  *         elif i >= n:
  *             return -1
  *         c = p[i]             # <<<<<<<<<<<<<<
@@ -4271,7 +4396,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-    /* "_fastmatch/_scan.pyx":132
+    /* "_fastmatch/_scan.pyx":164
  *             return -1
  *         c = p[i]
  *         if c == 34:  # "             # <<<<<<<<<<<<<<
@@ -4283,7 +4408,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":133
+      /* "_fastmatch/_scan.pyx":165
  *         c = p[i]
  *         if c == 34:  # "
  *             return i + 1             # <<<<<<<<<<<<<<
@@ -4296,7 +4421,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":132
+      /* "_fastmatch/_scan.pyx":164
  *             return -1
  *         c = p[i]
  *         if c == 34:  # "             # <<<<<<<<<<<<<<
@@ -4305,7 +4430,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":134
+    /* "_fastmatch/_scan.pyx":166
  *         if c == 34:  # "
  *             return i + 1
  *         if c == 92:  # backslash             # <<<<<<<<<<<<<<
@@ -4317,7 +4442,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":135
+      /* "_fastmatch/_scan.pyx":167
  *             return i + 1
  *         if c == 92:  # backslash
  *             escaped[0] = True             # <<<<<<<<<<<<<<
@@ -4326,7 +4451,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       (__pyx_v_escaped[0]) = 1;
 
-      /* "_fastmatch/_scan.pyx":136
+      /* "_fastmatch/_scan.pyx":168
  *         if c == 92:  # backslash
  *             escaped[0] = True
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4335,7 +4460,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_i = (__pyx_v_i + 1);
 
-      /* "_fastmatch/_scan.pyx":137
+      /* "_fastmatch/_scan.pyx":169
  *             escaped[0] = True
  *             i += 1
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -4347,7 +4472,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":138
+        /* "_fastmatch/_scan.pyx":170
  *             i += 1
  *             if i >= n:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -4360,7 +4485,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":137
+        /* "_fastmatch/_scan.pyx":169
  *             escaped[0] = True
  *             i += 1
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -4369,7 +4494,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":139
+      /* "_fastmatch/_scan.pyx":171
  *             if i >= n:
  *                 return -1
  *             c = p[i]             # <<<<<<<<<<<<<<
@@ -4378,7 +4503,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-      /* "_fastmatch/_scan.pyx":140
+      /* "_fastmatch/_scan.pyx":172
  *                 return -1
  *             c = p[i]
  *             if c == 117:  # \uXXXX             # <<<<<<<<<<<<<<
@@ -4390,7 +4515,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":141
+        /* "_fastmatch/_scan.pyx":173
  *             c = p[i]
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:             # <<<<<<<<<<<<<<
@@ -4402,7 +4527,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":142
+          /* "_fastmatch/_scan.pyx":174
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -4415,7 +4540,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":141
+          /* "_fastmatch/_scan.pyx":173
  *             c = p[i]
  *             if c == 117:  # \uXXXX
  *                 if i + 4 >= n:             # <<<<<<<<<<<<<<
@@ -4424,7 +4549,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":143
+        /* "_fastmatch/_scan.pyx":175
  *                 if i + 4 >= n:
  *                     return -1
  *                 code = 0             # <<<<<<<<<<<<<<
@@ -4433,17 +4558,17 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_code = 0;
 
-        /* "_fastmatch/_scan.pyx":144
+        /* "_fastmatch/_scan.pyx":176
  *                     return -1
  *                 code = 0
  *                 for k in range(1, 5):             # <<<<<<<<<<<<<<
  *                     d = _hex(p[i + k])
  *                     if d < 0:
 */
-        for (__pyx_t_2 = 1; __pyx_t_2 < 5; __pyx_t_2+=1) {
-          __pyx_v_k = __pyx_t_2;
+        for (__pyx_t_3 = 1; __pyx_t_3 < 5; __pyx_t_3+=1) {
+          __pyx_v_k = __pyx_t_3;
 
-          /* "_fastmatch/_scan.pyx":145
+          /* "_fastmatch/_scan.pyx":177
  *                 code = 0
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])             # <<<<<<<<<<<<<<
@@ -4452,7 +4577,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
           __pyx_v_d = __pyx_f_10_fastmatch_5_scan__hex((__pyx_v_p[(__pyx_v_i + __pyx_v_k)]));
 
-          /* "_fastmatch/_scan.pyx":146
+          /* "_fastmatch/_scan.pyx":178
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])
  *                     if d < 0:             # <<<<<<<<<<<<<<
@@ -4464,7 +4589,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           if (__pyx_t_1) {
 
 
-            /* "_fastmatch/_scan.pyx":147
+            /* "_fastmatch/_scan.pyx":179
  *                     d = _hex(p[i + k])
  *                     if d < 0:
  *                         return -1             # <<<<<<<<<<<<<<
@@ -4477,7 +4602,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
             }
             goto __pyx_L0;
 
-            /* "_fastmatch/_scan.pyx":146
+            /* "_fastmatch/_scan.pyx":178
  *                 for k in range(1, 5):
  *                     d = _hex(p[i + k])
  *                     if d < 0:             # <<<<<<<<<<<<<<
@@ -4486,7 +4611,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
           }
 
-          /* "_fastmatch/_scan.pyx":148
+          /* "_fastmatch/_scan.pyx":180
  *                     if d < 0:
  *                         return -1
  *                     code = code * 16 + d             # <<<<<<<<<<<<<<
@@ -4496,7 +4621,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           __pyx_v_code = ((__pyx_v_code * 16) + __pyx_v_d);
         }
 
-        /* "_fastmatch/_scan.pyx":151
+        /* "_fastmatch/_scan.pyx":183
  *                 # Surrogate escapes: msgspec refuses lone ones, and pairs are rare
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:             # <<<<<<<<<<<<<<
@@ -4510,7 +4635,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":152
+          /* "_fastmatch/_scan.pyx":184
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -4523,7 +4648,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":151
+          /* "_fastmatch/_scan.pyx":183
  *                 # Surrogate escapes: msgspec refuses lone ones, and pairs are rare
  *                 # enough to leave to the reference path.
  *                 if 0xD800 <= code <= 0xDFFF:             # <<<<<<<<<<<<<<
@@ -4532,7 +4657,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":153
+        /* "_fastmatch/_scan.pyx":185
  *                 if 0xD800 <= code <= 0xDFFF:
  *                     return -1
  *                 i += 5             # <<<<<<<<<<<<<<
@@ -4541,7 +4666,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 5);
 
-        /* "_fastmatch/_scan.pyx":154
+        /* "_fastmatch/_scan.pyx":186
  *                     return -1
  *                 i += 5
  *                 continue             # <<<<<<<<<<<<<<
@@ -4550,7 +4675,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":140
+        /* "_fastmatch/_scan.pyx":172
  *                 return -1
  *             c = p[i]
  *             if c == 117:  # \uXXXX             # <<<<<<<<<<<<<<
@@ -4559,7 +4684,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":155
+      /* "_fastmatch/_scan.pyx":187
  *                 i += 5
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:             # <<<<<<<<<<<<<<
@@ -4576,7 +4701,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         case 0x72:
         case 0x74:
 
-        /* "_fastmatch/_scan.pyx":156
+        /* "_fastmatch/_scan.pyx":188
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:
  *                 i += 1             # <<<<<<<<<<<<<<
@@ -4585,7 +4710,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         __pyx_v_i = (__pyx_v_i + 1);
 
-        /* "_fastmatch/_scan.pyx":157
+        /* "_fastmatch/_scan.pyx":189
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:
  *                 i += 1
  *                 continue             # <<<<<<<<<<<<<<
@@ -4594,7 +4719,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":155
+        /* "_fastmatch/_scan.pyx":187
  *                 i += 5
  *                 continue
  *             if c == 34 or c == 92 or c == 47 or c == 98 or c == 102 or c == 110 or c == 114 or c == 116:             # <<<<<<<<<<<<<<
@@ -4605,7 +4730,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         default: break;
       }
 
-      /* "_fastmatch/_scan.pyx":158
+      /* "_fastmatch/_scan.pyx":190
  *                 i += 1
  *                 continue
  *             return -1             # <<<<<<<<<<<<<<
@@ -4618,7 +4743,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":134
+      /* "_fastmatch/_scan.pyx":166
  *         if c == 34:  # "
  *             return i + 1
  *         if c == 92:  # backslash             # <<<<<<<<<<<<<<
@@ -4627,7 +4752,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":159
+    /* "_fastmatch/_scan.pyx":191
  *                 continue
  *             return -1
  *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)             # <<<<<<<<<<<<<<
@@ -4639,7 +4764,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":160
+      /* "_fastmatch/_scan.pyx":192
  *             return -1
  *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)
  *             k = _utf8_length(p, i, n)             # <<<<<<<<<<<<<<
@@ -4648,7 +4773,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_k = __pyx_f_10_fastmatch_5_scan__utf8_length(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-      /* "_fastmatch/_scan.pyx":161
+      /* "_fastmatch/_scan.pyx":193
  *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)
  *             k = _utf8_length(p, i, n)
  *             if k < 0:             # <<<<<<<<<<<<<<
@@ -4660,7 +4785,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":162
+        /* "_fastmatch/_scan.pyx":194
  *             k = _utf8_length(p, i, n)
  *             if k < 0:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -4673,7 +4798,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":161
+        /* "_fastmatch/_scan.pyx":193
  *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)
  *             k = _utf8_length(p, i, n)
  *             if k < 0:             # <<<<<<<<<<<<<<
@@ -4682,7 +4807,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":163
+      /* "_fastmatch/_scan.pyx":195
  *             if k < 0:
  *                 return -1
  *             i += k             # <<<<<<<<<<<<<<
@@ -4691,7 +4816,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       __pyx_v_i = (__pyx_v_i + __pyx_v_k);
 
-      /* "_fastmatch/_scan.pyx":164
+      /* "_fastmatch/_scan.pyx":196
  *                 return -1
  *             i += k
  *             continue             # <<<<<<<<<<<<<<
@@ -4700,7 +4825,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
       goto __pyx_L3_continue;
 
-      /* "_fastmatch/_scan.pyx":159
+      /* "_fastmatch/_scan.pyx":191
  *                 continue
  *             return -1
  *         if c >= 128:  # UTF-8, checked as strictly as Python's decoder (the reference's check)             # <<<<<<<<<<<<<<
@@ -4709,7 +4834,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":165
+    /* "_fastmatch/_scan.pyx":197
  *             i += k
  *             continue
  *         if c < 32:             # <<<<<<<<<<<<<<
@@ -4721,7 +4846,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":166
+      /* "_fastmatch/_scan.pyx":198
  *             continue
  *         if c < 32:
  *             return -1             # <<<<<<<<<<<<<<
@@ -4734,7 +4859,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":165
+      /* "_fastmatch/_scan.pyx":197
  *             i += k
  *             continue
  *         if c < 32:             # <<<<<<<<<<<<<<
@@ -4743,7 +4868,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":167
+    /* "_fastmatch/_scan.pyx":199
  *         if c < 32:
  *             return -1
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4754,7 +4879,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
     __pyx_L3_continue:;
   }
 
-  /* "_fastmatch/_scan.pyx":113
+  /* "_fastmatch/_scan.pyx":139
  * 
  * 
  * cdef inline Py_ssize_t _string_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, bint* escaped) noexcept:             # <<<<<<<<<<<<<<
@@ -4776,7 +4901,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__string_end(__pyx_t_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":170
+/* "_fastmatch/_scan.pyx":202
  * 
  * 
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -4791,7 +4916,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   int __pyx_t_2;
 
 
-  /* "_fastmatch/_scan.pyx":172
+  /* "_fastmatch/_scan.pyx":204
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -             # <<<<<<<<<<<<<<
@@ -4803,7 +4928,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":173
+    /* "_fastmatch/_scan.pyx":205
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4812,7 +4937,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":172
+    /* "_fastmatch/_scan.pyx":204
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     cdef Py_ssize_t start
  *     if p[i] == 45:  # -             # <<<<<<<<<<<<<<
@@ -4821,7 +4946,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":174
+  /* "_fastmatch/_scan.pyx":206
  *     if p[i] == 45:  # -
  *         i += 1
  *     if i >= n:             # <<<<<<<<<<<<<<
@@ -4833,7 +4958,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":175
+    /* "_fastmatch/_scan.pyx":207
  *         i += 1
  *     if i >= n:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4846,7 +4971,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":174
+    /* "_fastmatch/_scan.pyx":206
  *     if p[i] == 45:  # -
  *         i += 1
  *     if i >= n:             # <<<<<<<<<<<<<<
@@ -4855,7 +4980,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":176
+  /* "_fastmatch/_scan.pyx":208
  *     if i >= n:
  *         return -1
  *     if p[i] == 48:  # 0             # <<<<<<<<<<<<<<
@@ -4867,7 +4992,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":177
+    /* "_fastmatch/_scan.pyx":209
  *         return -1
  *     if p[i] == 48:  # 0
  *         i += 1             # <<<<<<<<<<<<<<
@@ -4876,7 +5001,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":176
+    /* "_fastmatch/_scan.pyx":208
  *     if i >= n:
  *         return -1
  *     if p[i] == 48:  # 0             # <<<<<<<<<<<<<<
@@ -4886,7 +5011,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     goto __pyx_L5;
   }
 
-  /* "_fastmatch/_scan.pyx":178
+  /* "_fastmatch/_scan.pyx":210
  *     if p[i] == 48:  # 0
  *         i += 1
  *     elif 49 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4900,7 +5025,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":179
+    /* "_fastmatch/_scan.pyx":211
  *         i += 1
  *     elif 49 <= p[i] <= 57:
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4929,7 +5054,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":180
+      /* "_fastmatch/_scan.pyx":212
  *     elif 49 <= p[i] <= 57:
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -4939,7 +5064,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":178
+    /* "_fastmatch/_scan.pyx":210
  *     if p[i] == 48:  # 0
  *         i += 1
  *     elif 49 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -4949,7 +5074,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     goto __pyx_L5;
   }
 
-  /* "_fastmatch/_scan.pyx":182
+  /* "_fastmatch/_scan.pyx":214
  *             i += 1
  *     else:
  *         return -1             # <<<<<<<<<<<<<<
@@ -4965,7 +5090,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   }
   __pyx_L5:;
 
-  /* "_fastmatch/_scan.pyx":183
+  /* "_fastmatch/_scan.pyx":215
  *     else:
  *         return -1
  *     if i < n and p[i] == 46:  # .             # <<<<<<<<<<<<<<
@@ -4991,7 +5116,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":184
+    /* "_fastmatch/_scan.pyx":216
  *         return -1
  *     if i < n and p[i] == 46:  # .
  *         i += 1             # <<<<<<<<<<<<<<
@@ -5000,7 +5125,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":185
+    /* "_fastmatch/_scan.pyx":217
  *     if i < n and p[i] == 46:  # .
  *         i += 1
  *         start = i             # <<<<<<<<<<<<<<
@@ -5009,7 +5134,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_start = __pyx_v_i;
 
-    /* "_fastmatch/_scan.pyx":186
+    /* "_fastmatch/_scan.pyx":218
  *         i += 1
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -5038,7 +5163,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":187
+      /* "_fastmatch/_scan.pyx":219
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -5048,7 +5173,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":188
+    /* "_fastmatch/_scan.pyx":220
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -5060,7 +5185,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":189
+      /* "_fastmatch/_scan.pyx":221
  *             i += 1
  *         if i == start:
  *             return -1             # <<<<<<<<<<<<<<
@@ -5073,7 +5198,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":188
+      /* "_fastmatch/_scan.pyx":220
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -5082,7 +5207,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":183
+    /* "_fastmatch/_scan.pyx":215
  *     else:
  *         return -1
  *     if i < n and p[i] == 46:  # .             # <<<<<<<<<<<<<<
@@ -5091,7 +5216,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":190
+  /* "_fastmatch/_scan.pyx":222
  *         if i == start:
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E             # <<<<<<<<<<<<<<
@@ -5127,7 +5252,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":191
+    /* "_fastmatch/_scan.pyx":223
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1             # <<<<<<<<<<<<<<
@@ -5136,7 +5261,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_i = (__pyx_v_i + 1);
 
-    /* "_fastmatch/_scan.pyx":192
+    /* "_fastmatch/_scan.pyx":224
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):             # <<<<<<<<<<<<<<
@@ -5172,7 +5297,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":193
+      /* "_fastmatch/_scan.pyx":225
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):
  *             i += 1             # <<<<<<<<<<<<<<
@@ -5181,7 +5306,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
       __pyx_v_i = (__pyx_v_i + 1);
 
-      /* "_fastmatch/_scan.pyx":192
+      /* "_fastmatch/_scan.pyx":224
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E
  *         i += 1
  *         if i < n and (p[i] == 43 or p[i] == 45):             # <<<<<<<<<<<<<<
@@ -5190,7 +5315,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":194
+    /* "_fastmatch/_scan.pyx":226
  *         if i < n and (p[i] == 43 or p[i] == 45):
  *             i += 1
  *         start = i             # <<<<<<<<<<<<<<
@@ -5199,7 +5324,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     __pyx_v_start = __pyx_v_i;
 
-    /* "_fastmatch/_scan.pyx":195
+    /* "_fastmatch/_scan.pyx":227
  *             i += 1
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:             # <<<<<<<<<<<<<<
@@ -5228,7 +5353,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 
       if (!__pyx_t_1) break;
 
-      /* "_fastmatch/_scan.pyx":196
+      /* "_fastmatch/_scan.pyx":228
  *         start = i
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1             # <<<<<<<<<<<<<<
@@ -5238,7 +5363,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       __pyx_v_i = (__pyx_v_i + 1);
     }
 
-    /* "_fastmatch/_scan.pyx":197
+    /* "_fastmatch/_scan.pyx":229
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -5250,7 +5375,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":198
+      /* "_fastmatch/_scan.pyx":230
  *             i += 1
  *         if i == start:
  *             return -1             # <<<<<<<<<<<<<<
@@ -5263,7 +5388,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":197
+      /* "_fastmatch/_scan.pyx":229
  *         while i < n and 48 <= p[i] <= 57:
  *             i += 1
  *         if i == start:             # <<<<<<<<<<<<<<
@@ -5272,7 +5397,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
     }
 
-    /* "_fastmatch/_scan.pyx":190
+    /* "_fastmatch/_scan.pyx":222
  *         if i == start:
  *             return -1
  *     if i < n and (p[i] == 101 or p[i] == 69):  # e E             # <<<<<<<<<<<<<<
@@ -5281,7 +5406,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
 */
   }
 
-  /* "_fastmatch/_scan.pyx":199
+  /* "_fastmatch/_scan.pyx":231
  *         if i == start:
  *             return -1
  *     return i             # <<<<<<<<<<<<<<
@@ -5294,7 +5419,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":170
+  /* "_fastmatch/_scan.pyx":202
  * 
  * 
  * cdef Py_ssize_t _number_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -5310,7 +5435,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__number_end(__pyx_t_10_fastmatch_5
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":202
+/* "_fastmatch/_scan.pyx":234
  * 
  * 
  * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -5326,7 +5451,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   Py_ssize_t __pyx_t_3;
 
 
-  /* "_fastmatch/_scan.pyx":204
+  /* "_fastmatch/_scan.pyx":236
  * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:
  *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
  *     cdef bint escaped = False             # <<<<<<<<<<<<<<
@@ -5335,7 +5460,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_escaped = 0;
 
-  /* "_fastmatch/_scan.pyx":205
+  /* "_fastmatch/_scan.pyx":237
  *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
  *     cdef bint escaped = False
  *     if p[i] != 34:             # <<<<<<<<<<<<<<
@@ -5347,7 +5472,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":206
+    /* "_fastmatch/_scan.pyx":238
  *     cdef bint escaped = False
  *     if p[i] != 34:
  *         return -1             # <<<<<<<<<<<<<<
@@ -5360,7 +5485,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":205
+    /* "_fastmatch/_scan.pyx":237
  *     """p[i] should start an object's key: the index of the value after its colon, or -1."""
  *     cdef bint escaped = False
  *     if p[i] != 34:             # <<<<<<<<<<<<<<
@@ -5369,7 +5494,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   }
 
-  /* "_fastmatch/_scan.pyx":207
+  /* "_fastmatch/_scan.pyx":239
  *     if p[i] != 34:
  *         return -1
  *     i = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
@@ -5378,7 +5503,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
 
-  /* "_fastmatch/_scan.pyx":208
+  /* "_fastmatch/_scan.pyx":240
  *         return -1
  *     i = _string_end(p, i, n, &escaped)
  *     if i < 0:             # <<<<<<<<<<<<<<
@@ -5390,7 +5515,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":209
+    /* "_fastmatch/_scan.pyx":241
  *     i = _string_end(p, i, n, &escaped)
  *     if i < 0:
  *         return -1             # <<<<<<<<<<<<<<
@@ -5403,7 +5528,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":208
+    /* "_fastmatch/_scan.pyx":240
  *         return -1
  *     i = _string_end(p, i, n, &escaped)
  *     if i < 0:             # <<<<<<<<<<<<<<
@@ -5412,7 +5537,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   }
 
-  /* "_fastmatch/_scan.pyx":210
+  /* "_fastmatch/_scan.pyx":242
  *     if i < 0:
  *         return -1
  *     i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
@@ -5421,7 +5546,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-  /* "_fastmatch/_scan.pyx":211
+  /* "_fastmatch/_scan.pyx":243
  *         return -1
  *     i = _skip_ws(p, i, n)
  *     if i >= n or p[i] != 58:  # :             # <<<<<<<<<<<<<<
@@ -5447,7 +5572,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":212
+    /* "_fastmatch/_scan.pyx":244
  *     i = _skip_ws(p, i, n)
  *     if i >= n or p[i] != 58:  # :
  *         return -1             # <<<<<<<<<<<<<<
@@ -5460,7 +5585,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":211
+    /* "_fastmatch/_scan.pyx":243
  *         return -1
  *     i = _skip_ws(p, i, n)
  *     if i >= n or p[i] != 58:  # :             # <<<<<<<<<<<<<<
@@ -5469,7 +5594,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   }
 
-  /* "_fastmatch/_scan.pyx":213
+  /* "_fastmatch/_scan.pyx":245
  *     if i >= n or p[i] != 58:  # :
  *         return -1
  *     i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -5478,7 +5603,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-  /* "_fastmatch/_scan.pyx":214
+  /* "_fastmatch/_scan.pyx":246
  *         return -1
  *     i = _skip_ws(p, i + 1, n)
  *     return i if i < n else -1             # <<<<<<<<<<<<<<
@@ -5500,7 +5625,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":202
+  /* "_fastmatch/_scan.pyx":234
  * 
  * 
  * cdef inline Py_ssize_t _key_end(const uchar* p, Py_ssize_t i, Py_ssize_t n) noexcept:             # <<<<<<<<<<<<<<
@@ -5516,7 +5641,7 @@ static CYTHON_INLINE Py_ssize_t __pyx_f_10_fastmatch_5_scan__key_end(__pyx_t_10_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":217
+/* "_fastmatch/_scan.pyx":249
  * 
  * 
  * cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -5535,7 +5660,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
   int __pyx_t_3;
 
 
-  /* "_fastmatch/_scan.pyx":225
+  /* "_fastmatch/_scan.pyx":257
  *     """
  *     cdef uchar closers[MAX_DEPTH]
  *     cdef int top = 0             # <<<<<<<<<<<<<<
@@ -5544,7 +5669,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
   __pyx_v_top = 0;
 
-  /* "_fastmatch/_scan.pyx":227
+  /* "_fastmatch/_scan.pyx":259
  *     cdef int top = 0
  *     cdef uchar c
  *     cdef bint escaped = False             # <<<<<<<<<<<<<<
@@ -5553,7 +5678,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
   __pyx_v_escaped = 0;
 
-  /* "_fastmatch/_scan.pyx":228
+  /* "_fastmatch/_scan.pyx":260
  *     cdef uchar c
  *     cdef bint escaped = False
  *     while True:             # <<<<<<<<<<<<<<
@@ -5562,7 +5687,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
   while (1) {
 
-    /* "_fastmatch/_scan.pyx":229
+    /* "_fastmatch/_scan.pyx":261
  *     cdef bint escaped = False
  *     while True:
  *         c = p[i]  # i < n: a value starts here             # <<<<<<<<<<<<<<
@@ -5571,7 +5696,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
     __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-    /* "_fastmatch/_scan.pyx":230
+    /* "_fastmatch/_scan.pyx":262
  *     while True:
  *         c = p[i]  # i < n: a value starts here
  *         if c == 34:             # <<<<<<<<<<<<<<
@@ -5583,7 +5708,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":231
+      /* "_fastmatch/_scan.pyx":263
  *         c = p[i]  # i < n: a value starts here
  *         if c == 34:
  *             i = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
@@ -5592,7 +5717,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
 
-      /* "_fastmatch/_scan.pyx":230
+      /* "_fastmatch/_scan.pyx":262
  *     while True:
  *         c = p[i]  # i < n: a value starts here
  *         if c == 34:             # <<<<<<<<<<<<<<
@@ -5602,7 +5727,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":232
+    /* "_fastmatch/_scan.pyx":264
  *         if c == 34:
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [             # <<<<<<<<<<<<<<
@@ -5621,7 +5746,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":233
+      /* "_fastmatch/_scan.pyx":265
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [
  *             if depth + top >= MAX_DEPTH:             # <<<<<<<<<<<<<<
@@ -5633,7 +5758,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":234
+        /* "_fastmatch/_scan.pyx":266
  *         elif c == 123 or c == 91:  # { [
  *             if depth + top >= MAX_DEPTH:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -5646,7 +5771,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":233
+        /* "_fastmatch/_scan.pyx":265
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [
  *             if depth + top >= MAX_DEPTH:             # <<<<<<<<<<<<<<
@@ -5655,7 +5780,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":235
+      /* "_fastmatch/_scan.pyx":267
  *             if depth + top >= MAX_DEPTH:
  *                 return -1
  *             closers[top] = c + 2  # } is { + 2, ] is [ + 2             # <<<<<<<<<<<<<<
@@ -5664,7 +5789,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       (__pyx_v_closers[__pyx_v_top]) = (__pyx_v_c + 2);
 
-      /* "_fastmatch/_scan.pyx":236
+      /* "_fastmatch/_scan.pyx":268
  *                 return -1
  *             closers[top] = c + 2  # } is { + 2, ] is [ + 2
  *             top += 1             # <<<<<<<<<<<<<<
@@ -5673,7 +5798,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_top = (__pyx_v_top + 1);
 
-      /* "_fastmatch/_scan.pyx":237
+      /* "_fastmatch/_scan.pyx":269
  *             closers[top] = c + 2  # } is { + 2, ] is [ + 2
  *             top += 1
  *             i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -5682,7 +5807,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-      /* "_fastmatch/_scan.pyx":238
+      /* "_fastmatch/_scan.pyx":270
  *             top += 1
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -5694,7 +5819,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":239
+        /* "_fastmatch/_scan.pyx":271
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -5707,7 +5832,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":238
+        /* "_fastmatch/_scan.pyx":270
  *             top += 1
  *             i = _skip_ws(p, i + 1, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -5716,7 +5841,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":240
+      /* "_fastmatch/_scan.pyx":272
  *             if i >= n:
  *                 return -1
  *             if p[i] == c + 2:  # empty             # <<<<<<<<<<<<<<
@@ -5728,7 +5853,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":241
+        /* "_fastmatch/_scan.pyx":273
  *                 return -1
  *             if p[i] == c + 2:  # empty
  *                 i += 1             # <<<<<<<<<<<<<<
@@ -5737,7 +5862,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = (__pyx_v_i + 1);
 
-        /* "_fastmatch/_scan.pyx":242
+        /* "_fastmatch/_scan.pyx":274
  *             if p[i] == c + 2:  # empty
  *                 i += 1
  *                 top -= 1             # <<<<<<<<<<<<<<
@@ -5746,7 +5871,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_top = (__pyx_v_top - 1);
 
-        /* "_fastmatch/_scan.pyx":240
+        /* "_fastmatch/_scan.pyx":272
  *             if i >= n:
  *                 return -1
  *             if p[i] == c + 2:  # empty             # <<<<<<<<<<<<<<
@@ -5756,7 +5881,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         goto __pyx_L8;
       }
 
-      /* "_fastmatch/_scan.pyx":243
+      /* "_fastmatch/_scan.pyx":275
  *                 i += 1
  *                 top -= 1
  *             elif c == 123:             # <<<<<<<<<<<<<<
@@ -5768,7 +5893,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":244
+        /* "_fastmatch/_scan.pyx":276
  *                 top -= 1
  *             elif c == 123:
  *                 i = _key_end(p, i, n)             # <<<<<<<<<<<<<<
@@ -5777,7 +5902,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = __pyx_f_10_fastmatch_5_scan__key_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-        /* "_fastmatch/_scan.pyx":245
+        /* "_fastmatch/_scan.pyx":277
  *             elif c == 123:
  *                 i = _key_end(p, i, n)
  *                 if i < 0:             # <<<<<<<<<<<<<<
@@ -5789,7 +5914,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":246
+          /* "_fastmatch/_scan.pyx":278
  *                 i = _key_end(p, i, n)
  *                 if i < 0:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -5802,7 +5927,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":245
+          /* "_fastmatch/_scan.pyx":277
  *             elif c == 123:
  *                 i = _key_end(p, i, n)
  *                 if i < 0:             # <<<<<<<<<<<<<<
@@ -5811,7 +5936,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":247
+        /* "_fastmatch/_scan.pyx":279
  *                 if i < 0:
  *                     return -1
  *                 continue             # <<<<<<<<<<<<<<
@@ -5820,7 +5945,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         goto __pyx_L3_continue;
 
-        /* "_fastmatch/_scan.pyx":243
+        /* "_fastmatch/_scan.pyx":275
  *                 i += 1
  *                 top -= 1
  *             elif c == 123:             # <<<<<<<<<<<<<<
@@ -5829,7 +5954,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":249
+      /* "_fastmatch/_scan.pyx":281
  *                 continue
  *             else:
  *                 continue             # <<<<<<<<<<<<<<
@@ -5841,7 +5966,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       }
       __pyx_L8:;
 
-      /* "_fastmatch/_scan.pyx":232
+      /* "_fastmatch/_scan.pyx":264
  *         if c == 34:
  *             i = _string_end(p, i, n, &escaped)
  *         elif c == 123 or c == 91:  # { [             # <<<<<<<<<<<<<<
@@ -5851,7 +5976,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":250
+    /* "_fastmatch/_scan.pyx":282
  *             else:
  *                 continue
  *         elif c == 116:             # <<<<<<<<<<<<<<
@@ -5863,7 +5988,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":251
+      /* "_fastmatch/_scan.pyx":283
  *                 continue
  *         elif c == 116:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1             # <<<<<<<<<<<<<<
@@ -5896,7 +6021,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 
       __pyx_v_i = __pyx_t_2;
 
-      /* "_fastmatch/_scan.pyx":250
+      /* "_fastmatch/_scan.pyx":282
  *             else:
  *                 continue
  *         elif c == 116:             # <<<<<<<<<<<<<<
@@ -5906,7 +6031,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":252
+    /* "_fastmatch/_scan.pyx":284
  *         elif c == 116:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
  *         elif c == 102:             # <<<<<<<<<<<<<<
@@ -5918,7 +6043,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":253
+      /* "_fastmatch/_scan.pyx":285
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
  *         elif c == 102:
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1             # <<<<<<<<<<<<<<
@@ -5951,7 +6076,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 
       __pyx_v_i = __pyx_t_2;
 
-      /* "_fastmatch/_scan.pyx":252
+      /* "_fastmatch/_scan.pyx":284
  *         elif c == 116:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"true", 4) == 0 else -1
  *         elif c == 102:             # <<<<<<<<<<<<<<
@@ -5961,7 +6086,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":254
+    /* "_fastmatch/_scan.pyx":286
  *         elif c == 102:
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
  *         elif c == 110:             # <<<<<<<<<<<<<<
@@ -5973,7 +6098,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":255
+      /* "_fastmatch/_scan.pyx":287
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
  *         elif c == 110:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1             # <<<<<<<<<<<<<<
@@ -6006,7 +6131,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 
       __pyx_v_i = __pyx_t_2;
 
-      /* "_fastmatch/_scan.pyx":254
+      /* "_fastmatch/_scan.pyx":286
  *         elif c == 102:
  *             i = i + 5 if i + 5 <= n and memcmp(p + i, b"false", 5) == 0 else -1
  *         elif c == 110:             # <<<<<<<<<<<<<<
@@ -6016,7 +6141,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":256
+    /* "_fastmatch/_scan.pyx":288
  *         elif c == 110:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
  *         elif c == 45 or 48 <= c <= 57:             # <<<<<<<<<<<<<<
@@ -6044,7 +6169,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":257
+      /* "_fastmatch/_scan.pyx":289
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
  *         elif c == 45 or 48 <= c <= 57:
  *             i = _number_end(p, i, n)             # <<<<<<<<<<<<<<
@@ -6053,7 +6178,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__number_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-      /* "_fastmatch/_scan.pyx":256
+      /* "_fastmatch/_scan.pyx":288
  *         elif c == 110:
  *             i = i + 4 if i + 4 <= n and memcmp(p + i, b"null", 4) == 0 else -1
  *         elif c == 45 or 48 <= c <= 57:             # <<<<<<<<<<<<<<
@@ -6063,7 +6188,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       goto __pyx_L5;
     }
 
-    /* "_fastmatch/_scan.pyx":259
+    /* "_fastmatch/_scan.pyx":291
  *             i = _number_end(p, i, n)
  *         else:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6079,7 +6204,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     }
     __pyx_L5:;
 
-    /* "_fastmatch/_scan.pyx":260
+    /* "_fastmatch/_scan.pyx":292
  *         else:
  *             return -1
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -6091,7 +6216,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":261
+      /* "_fastmatch/_scan.pyx":293
  *             return -1
  *         if i < 0:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6104,7 +6229,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":260
+      /* "_fastmatch/_scan.pyx":292
  *         else:
  *             return -1
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -6113,7 +6238,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
     }
 
-    /* "_fastmatch/_scan.pyx":263
+    /* "_fastmatch/_scan.pyx":295
  *             return -1
  *         # After a value: close what ends here, up to the next value (or the end of this one).
  *         while True:             # <<<<<<<<<<<<<<
@@ -6122,7 +6247,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
     while (1) {
 
-      /* "_fastmatch/_scan.pyx":264
+      /* "_fastmatch/_scan.pyx":296
  *         # After a value: close what ends here, up to the next value (or the end of this one).
  *         while True:
  *             if top == 0:             # <<<<<<<<<<<<<<
@@ -6134,7 +6259,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":265
+        /* "_fastmatch/_scan.pyx":297
  *         while True:
  *             if top == 0:
  *                 return i             # <<<<<<<<<<<<<<
@@ -6147,7 +6272,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":264
+        /* "_fastmatch/_scan.pyx":296
  *         # After a value: close what ends here, up to the next value (or the end of this one).
  *         while True:
  *             if top == 0:             # <<<<<<<<<<<<<<
@@ -6156,7 +6281,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":266
+      /* "_fastmatch/_scan.pyx":298
  *             if top == 0:
  *                 return i
  *             i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
@@ -6165,7 +6290,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-      /* "_fastmatch/_scan.pyx":267
+      /* "_fastmatch/_scan.pyx":299
  *                 return i
  *             i = _skip_ws(p, i, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -6177,7 +6302,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":268
+        /* "_fastmatch/_scan.pyx":300
  *             i = _skip_ws(p, i, n)
  *             if i >= n:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -6190,7 +6315,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":267
+        /* "_fastmatch/_scan.pyx":299
  *                 return i
  *             i = _skip_ws(p, i, n)
  *             if i >= n:             # <<<<<<<<<<<<<<
@@ -6199,7 +6324,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":269
+      /* "_fastmatch/_scan.pyx":301
  *             if i >= n:
  *                 return -1
  *             c = p[i]             # <<<<<<<<<<<<<<
@@ -6208,7 +6333,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       __pyx_v_c = (__pyx_v_p[__pyx_v_i]);
 
-      /* "_fastmatch/_scan.pyx":270
+      /* "_fastmatch/_scan.pyx":302
  *                 return -1
  *             c = p[i]
  *             if c == 44:  # ,             # <<<<<<<<<<<<<<
@@ -6220,7 +6345,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":271
+        /* "_fastmatch/_scan.pyx":303
  *             c = p[i]
  *             if c == 44:  # ,
  *                 i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -6229,7 +6354,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-        /* "_fastmatch/_scan.pyx":272
+        /* "_fastmatch/_scan.pyx":304
  *             if c == 44:  # ,
  *                 i = _skip_ws(p, i + 1, n)
  *                 if i >= n:             # <<<<<<<<<<<<<<
@@ -6241,7 +6366,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":273
+          /* "_fastmatch/_scan.pyx":305
  *                 i = _skip_ws(p, i + 1, n)
  *                 if i >= n:
  *                     return -1             # <<<<<<<<<<<<<<
@@ -6254,7 +6379,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
           }
           goto __pyx_L0;
 
-          /* "_fastmatch/_scan.pyx":272
+          /* "_fastmatch/_scan.pyx":304
  *             if c == 44:  # ,
  *                 i = _skip_ws(p, i + 1, n)
  *                 if i >= n:             # <<<<<<<<<<<<<<
@@ -6263,7 +6388,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":274
+        /* "_fastmatch/_scan.pyx":306
  *                 if i >= n:
  *                     return -1
  *                 if closers[top - 1] == 125:             # <<<<<<<<<<<<<<
@@ -6275,7 +6400,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
         if (__pyx_t_1) {
 
 
-          /* "_fastmatch/_scan.pyx":275
+          /* "_fastmatch/_scan.pyx":307
  *                     return -1
  *                 if closers[top - 1] == 125:
  *                     i = _key_end(p, i, n)             # <<<<<<<<<<<<<<
@@ -6284,7 +6409,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
           __pyx_v_i = __pyx_f_10_fastmatch_5_scan__key_end(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-          /* "_fastmatch/_scan.pyx":276
+          /* "_fastmatch/_scan.pyx":308
  *                 if closers[top - 1] == 125:
  *                     i = _key_end(p, i, n)
  *                     if i < 0:             # <<<<<<<<<<<<<<
@@ -6296,7 +6421,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
           if (__pyx_t_1) {
 
 
-            /* "_fastmatch/_scan.pyx":277
+            /* "_fastmatch/_scan.pyx":309
  *                     i = _key_end(p, i, n)
  *                     if i < 0:
  *                         return -1             # <<<<<<<<<<<<<<
@@ -6309,7 +6434,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
             }
             goto __pyx_L0;
 
-            /* "_fastmatch/_scan.pyx":276
+            /* "_fastmatch/_scan.pyx":308
  *                 if closers[top - 1] == 125:
  *                     i = _key_end(p, i, n)
  *                     if i < 0:             # <<<<<<<<<<<<<<
@@ -6318,7 +6443,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
           }
 
-          /* "_fastmatch/_scan.pyx":274
+          /* "_fastmatch/_scan.pyx":306
  *                 if i >= n:
  *                     return -1
  *                 if closers[top - 1] == 125:             # <<<<<<<<<<<<<<
@@ -6327,7 +6452,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         }
 
-        /* "_fastmatch/_scan.pyx":278
+        /* "_fastmatch/_scan.pyx":310
  *                     if i < 0:
  *                         return -1
  *                 break             # <<<<<<<<<<<<<<
@@ -6336,7 +6461,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         goto __pyx_L20_break;
 
-        /* "_fastmatch/_scan.pyx":270
+        /* "_fastmatch/_scan.pyx":302
  *                 return -1
  *             c = p[i]
  *             if c == 44:  # ,             # <<<<<<<<<<<<<<
@@ -6345,7 +6470,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":279
+      /* "_fastmatch/_scan.pyx":311
  *                         return -1
  *                 break
  *             if c == closers[top - 1]:             # <<<<<<<<<<<<<<
@@ -6357,7 +6482,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":280
+        /* "_fastmatch/_scan.pyx":312
  *                 break
  *             if c == closers[top - 1]:
  *                 i += 1             # <<<<<<<<<<<<<<
@@ -6366,7 +6491,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_i = (__pyx_v_i + 1);
 
-        /* "_fastmatch/_scan.pyx":281
+        /* "_fastmatch/_scan.pyx":313
  *             if c == closers[top - 1]:
  *                 i += 1
  *                 top -= 1             # <<<<<<<<<<<<<<
@@ -6375,7 +6500,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         __pyx_v_top = (__pyx_v_top - 1);
 
-        /* "_fastmatch/_scan.pyx":282
+        /* "_fastmatch/_scan.pyx":314
  *                 i += 1
  *                 top -= 1
  *                 continue             # <<<<<<<<<<<<<<
@@ -6384,7 +6509,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
         goto __pyx_L19_continue;
 
-        /* "_fastmatch/_scan.pyx":279
+        /* "_fastmatch/_scan.pyx":311
  *                         return -1
  *                 break
  *             if c == closers[top - 1]:             # <<<<<<<<<<<<<<
@@ -6393,7 +6518,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
 */
       }
 
-      /* "_fastmatch/_scan.pyx":283
+      /* "_fastmatch/_scan.pyx":315
  *                 top -= 1
  *                 continue
  *             return -1             # <<<<<<<<<<<<<<
@@ -6411,7 +6536,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
     __pyx_L3_continue:;
   }
 
-  /* "_fastmatch/_scan.pyx":217
+  /* "_fastmatch/_scan.pyx":249
  * 
  * 
  * cdef Py_ssize_t _value_end(const uchar* p, Py_ssize_t i, Py_ssize_t n, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -6431,7 +6556,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__value_end(__pyx_t_10_fastmatch_5_
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":294
+/* "_fastmatch/_scan.pyx":326
  * 
  * 
  * cdef Py_ssize_t _members(const uchar* p, Py_ssize_t i, Py_ssize_t n, Members* m, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -6453,7 +6578,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   int __pyx_t_5;
 
 
-  /* "_fastmatch/_scan.pyx":300
+  /* "_fastmatch/_scan.pyx":332
  *     duplicates and re-encodes escaped keys, which is left to it.
  *     """
  *     cdef bint escaped = False             # <<<<<<<<<<<<<<
@@ -6462,7 +6587,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_escaped = 0;
 
-  /* "_fastmatch/_scan.pyx":302
+  /* "_fastmatch/_scan.pyx":334
  *     cdef bint escaped = False
  *     cdef Py_ssize_t k_end, j
  *     cdef int c, count = 0             # <<<<<<<<<<<<<<
@@ -6471,7 +6596,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_count = 0;
 
-  /* "_fastmatch/_scan.pyx":303
+  /* "_fastmatch/_scan.pyx":335
  *     cdef Py_ssize_t k_end, j
  *     cdef int c, count = 0
  *     m.count = 0             # <<<<<<<<<<<<<<
@@ -6480,7 +6605,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_m->count = 0;
 
-  /* "_fastmatch/_scan.pyx":304
+  /* "_fastmatch/_scan.pyx":336
  *     cdef int c, count = 0
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -6489,7 +6614,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-  /* "_fastmatch/_scan.pyx":305
+  /* "_fastmatch/_scan.pyx":337
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6515,7 +6640,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   if (__pyx_t_1) {
 
 
-    /* "_fastmatch/_scan.pyx":306
+    /* "_fastmatch/_scan.pyx":338
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:
  *         return i + 1             # <<<<<<<<<<<<<<
@@ -6528,7 +6653,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     }
     goto __pyx_L0;
 
-    /* "_fastmatch/_scan.pyx":305
+    /* "_fastmatch/_scan.pyx":337
  *     m.count = 0
  *     i = _skip_ws(p, i + 1, n)
  *     if i < n and p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6537,7 +6662,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
   }
 
-  /* "_fastmatch/_scan.pyx":307
+  /* "_fastmatch/_scan.pyx":339
  *     if i < n and p[i] == 125:
  *         return i + 1
  *     while i < n:             # <<<<<<<<<<<<<<
@@ -6550,7 +6675,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 
     if (!__pyx_t_1) break;
 
-    /* "_fastmatch/_scan.pyx":308
+    /* "_fastmatch/_scan.pyx":340
  *         return i + 1
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:             # <<<<<<<<<<<<<<
@@ -6576,7 +6701,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":309
+      /* "_fastmatch/_scan.pyx":341
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6589,7 +6714,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":308
+      /* "_fastmatch/_scan.pyx":340
  *         return i + 1
  *     while i < n:
  *         if p[i] != 34 or count >= MAX_MEMBERS:             # <<<<<<<<<<<<<<
@@ -6598,7 +6723,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":310
+    /* "_fastmatch/_scan.pyx":342
  *         if p[i] != 34 or count >= MAX_MEMBERS:
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)             # <<<<<<<<<<<<<<
@@ -6607,7 +6732,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_k_end = __pyx_f_10_fastmatch_5_scan__string_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, (&__pyx_v_escaped));
 
-    /* "_fastmatch/_scan.pyx":311
+    /* "_fastmatch/_scan.pyx":343
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:             # <<<<<<<<<<<<<<
@@ -6630,7 +6755,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":312
+      /* "_fastmatch/_scan.pyx":344
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6643,7 +6768,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":311
+      /* "_fastmatch/_scan.pyx":343
  *             return -1
  *         k_end = _string_end(p, i, n, &escaped)
  *         if k_end < 0 or escaped:             # <<<<<<<<<<<<<<
@@ -6652,7 +6777,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":313
+    /* "_fastmatch/_scan.pyx":345
  *         if k_end < 0 or escaped:
  *             return -1
  *         for c in range(count):             # <<<<<<<<<<<<<<
@@ -6666,7 +6791,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     for (__pyx_t_5 = 0; __pyx_t_5 < __pyx_t_4; __pyx_t_5+=1) {
       __pyx_v_c = __pyx_t_5;
 
-      /* "_fastmatch/_scan.pyx":314
+      /* "_fastmatch/_scan.pyx":346
  *             return -1
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]             # <<<<<<<<<<<<<<
@@ -6675,7 +6800,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
       __pyx_v_j = ((__pyx_v_m->colon[__pyx_v_c]) - (__pyx_v_m->key[__pyx_v_c]));
 
-      /* "_fastmatch/_scan.pyx":315
+      /* "_fastmatch/_scan.pyx":347
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:             # <<<<<<<<<<<<<<
@@ -6701,7 +6826,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       if (__pyx_t_1) {
 
 
-        /* "_fastmatch/_scan.pyx":316
+        /* "_fastmatch/_scan.pyx":348
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:
  *                 return -1             # <<<<<<<<<<<<<<
@@ -6714,7 +6839,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
         }
         goto __pyx_L0;
 
-        /* "_fastmatch/_scan.pyx":315
+        /* "_fastmatch/_scan.pyx":347
  *         for c in range(count):
  *             j = m.colon[c] - m.key[c]
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:             # <<<<<<<<<<<<<<
@@ -6725,7 +6850,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     }
 
 
-    /* "_fastmatch/_scan.pyx":317
+    /* "_fastmatch/_scan.pyx":349
  *             if j == k_end - i and memcmp(p + m.key[c], p + i, j) == 0:
  *                 return -1
  *         m.key[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6734,7 +6859,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->key[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":318
+    /* "_fastmatch/_scan.pyx":350
  *                 return -1
  *         m.key[count] = <int32_t>i
  *         m.colon[count] = <int32_t>k_end             # <<<<<<<<<<<<<<
@@ -6743,7 +6868,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->colon[__pyx_v_count]) = ((int32_t)__pyx_v_k_end);
 
-    /* "_fastmatch/_scan.pyx":319
+    /* "_fastmatch/_scan.pyx":351
  *         m.key[count] = <int32_t>i
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)             # <<<<<<<<<<<<<<
@@ -6752,7 +6877,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_k_end, __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":320
+    /* "_fastmatch/_scan.pyx":352
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:             # <<<<<<<<<<<<<<
@@ -6778,7 +6903,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":321
+      /* "_fastmatch/_scan.pyx":353
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6791,7 +6916,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":320
+      /* "_fastmatch/_scan.pyx":352
  *         m.colon[count] = <int32_t>k_end
  *         i = _skip_ws(p, k_end, n)
  *         if i >= n or p[i] != 58:             # <<<<<<<<<<<<<<
@@ -6800,7 +6925,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":322
+    /* "_fastmatch/_scan.pyx":354
  *         if i >= n or p[i] != 58:
  *             return -1
  *         i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -6809,7 +6934,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":323
+    /* "_fastmatch/_scan.pyx":355
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6821,7 +6946,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":324
+      /* "_fastmatch/_scan.pyx":356
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6834,7 +6959,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":323
+      /* "_fastmatch/_scan.pyx":355
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6843,7 +6968,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":325
+    /* "_fastmatch/_scan.pyx":357
  *         if i >= n:
  *             return -1
  *         m.start[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6852,7 +6977,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->start[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":326
+    /* "_fastmatch/_scan.pyx":358
  *             return -1
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)             # <<<<<<<<<<<<<<
@@ -6861,7 +6986,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__value_end(__pyx_v_p, __pyx_v_i, __pyx_v_n, __pyx_v_depth);
 
-    /* "_fastmatch/_scan.pyx":327
+    /* "_fastmatch/_scan.pyx":359
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -6873,7 +6998,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":328
+      /* "_fastmatch/_scan.pyx":360
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6886,7 +7011,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":327
+      /* "_fastmatch/_scan.pyx":359
  *         m.start[count] = <int32_t>i
  *         i = _value_end(p, i, n, depth)
  *         if i < 0:             # <<<<<<<<<<<<<<
@@ -6895,7 +7020,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":329
+    /* "_fastmatch/_scan.pyx":361
  *         if i < 0:
  *             return -1
  *         m.end[count] = <int32_t>i             # <<<<<<<<<<<<<<
@@ -6904,7 +7029,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     (__pyx_v_m->end[__pyx_v_count]) = ((int32_t)__pyx_v_i);
 
-    /* "_fastmatch/_scan.pyx":330
+    /* "_fastmatch/_scan.pyx":362
  *             return -1
  *         m.end[count] = <int32_t>i
  *         count += 1             # <<<<<<<<<<<<<<
@@ -6913,7 +7038,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_count = (__pyx_v_count + 1);
 
-    /* "_fastmatch/_scan.pyx":331
+    /* "_fastmatch/_scan.pyx":363
  *         m.end[count] = <int32_t>i
  *         count += 1
  *         i = _skip_ws(p, i, n)             # <<<<<<<<<<<<<<
@@ -6922,7 +7047,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, __pyx_v_i, __pyx_v_n);
 
-    /* "_fastmatch/_scan.pyx":332
+    /* "_fastmatch/_scan.pyx":364
  *         count += 1
  *         i = _skip_ws(p, i, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6934,7 +7059,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":333
+      /* "_fastmatch/_scan.pyx":365
  *         i = _skip_ws(p, i, n)
  *         if i >= n:
  *             return -1             # <<<<<<<<<<<<<<
@@ -6947,7 +7072,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":332
+      /* "_fastmatch/_scan.pyx":364
  *         count += 1
  *         i = _skip_ws(p, i, n)
  *         if i >= n:             # <<<<<<<<<<<<<<
@@ -6956,7 +7081,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":334
+    /* "_fastmatch/_scan.pyx":366
  *         if i >= n:
  *             return -1
  *         if p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6968,7 +7093,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":335
+      /* "_fastmatch/_scan.pyx":367
  *             return -1
  *         if p[i] == 125:
  *             m.count = count             # <<<<<<<<<<<<<<
@@ -6977,7 +7102,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
       __pyx_v_m->count = __pyx_v_count;
 
-      /* "_fastmatch/_scan.pyx":336
+      /* "_fastmatch/_scan.pyx":368
  *         if p[i] == 125:
  *             m.count = count
  *             return i + 1             # <<<<<<<<<<<<<<
@@ -6990,7 +7115,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":334
+      /* "_fastmatch/_scan.pyx":366
  *         if i >= n:
  *             return -1
  *         if p[i] == 125:             # <<<<<<<<<<<<<<
@@ -6999,7 +7124,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":337
+    /* "_fastmatch/_scan.pyx":369
  *             m.count = count
  *             return i + 1
  *         if p[i] != 44:             # <<<<<<<<<<<<<<
@@ -7011,7 +7136,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     if (__pyx_t_1) {
 
 
-      /* "_fastmatch/_scan.pyx":338
+      /* "_fastmatch/_scan.pyx":370
  *             return i + 1
  *         if p[i] != 44:
  *             return -1             # <<<<<<<<<<<<<<
@@ -7024,7 +7149,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
       }
       goto __pyx_L0;
 
-      /* "_fastmatch/_scan.pyx":337
+      /* "_fastmatch/_scan.pyx":369
  *             m.count = count
  *             return i + 1
  *         if p[i] != 44:             # <<<<<<<<<<<<<<
@@ -7033,7 +7158,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
 */
     }
 
-    /* "_fastmatch/_scan.pyx":339
+    /* "_fastmatch/_scan.pyx":371
  *         if p[i] != 44:
  *             return -1
  *         i = _skip_ws(p, i + 1, n)             # <<<<<<<<<<<<<<
@@ -7043,7 +7168,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
     __pyx_v_i = __pyx_f_10_fastmatch_5_scan__skip_ws(__pyx_v_p, (__pyx_v_i + 1), __pyx_v_n);
   }
 
-  /* "_fastmatch/_scan.pyx":340
+  /* "_fastmatch/_scan.pyx":372
  *             return -1
  *         i = _skip_ws(p, i + 1, n)
  *     return -1             # <<<<<<<<<<<<<<
@@ -7056,7 +7181,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":294
+  /* "_fastmatch/_scan.pyx":326
  * 
  * 
  * cdef Py_ssize_t _members(const uchar* p, Py_ssize_t i, Py_ssize_t n, Members* m, int depth) noexcept:             # <<<<<<<<<<<<<<
@@ -7076,7 +7201,7 @@ static Py_ssize_t __pyx_f_10_fastmatch_5_scan__members(__pyx_t_10_fastmatch_5_sc
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":343
+/* "_fastmatch/_scan.pyx":375
  * 
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:             # <<<<<<<<<<<<<<
@@ -7089,7 +7214,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   int __pyx_t_1;
   int __pyx_t_2;
 
-  /* "_fastmatch/_scan.pyx":344
+  /* "_fastmatch/_scan.pyx":376
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:
  *     return m.colon[c] - m.key[c] == length + 2 and memcmp(p + m.key[c] + 1, name, length) == 0             # <<<<<<<<<<<<<<
@@ -7117,7 +7242,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":343
+  /* "_fastmatch/_scan.pyx":375
  * 
  * 
  * cdef inline bint _key_is(const uchar* p, const Members* m, int c, const char* name, int length) noexcept:             # <<<<<<<<<<<<<<
@@ -7131,7 +7256,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
   return __pyx_r;
 }
 
-/* "_fastmatch/_scan.pyx":347
+/* "_fastmatch/_scan.pyx":379
  * 
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:             # <<<<<<<<<<<<<<
@@ -7142,7 +7267,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__key_is(__pyx_t_10_fastmatc
 static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastmatch_5_scan_uchar const *__pyx_v_p, __pyx_t_10_fastmatch_5_scan_Members const *__pyx_v_m, int __pyx_v_c) {
   int __pyx_r;
 
-  /* "_fastmatch/_scan.pyx":348
+  /* "_fastmatch/_scan.pyx":380
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:
  *     return p[m.start[c]] == 34             # <<<<<<<<<<<<<<
@@ -7155,7 +7280,7 @@ static CYTHON_INLINE int __pyx_f_10_fastmatch_5_scan__is_string(__pyx_t_10_fastm
   }
   goto __pyx_L0;
 
-  /* "_fastmatch/_scan.pyx":347
+  /* "_fastmatch/_scan.pyx":379
  * 
  * 
  * cdef inline bint _is_string(const uchar* p, const Members* m, int c) noexcept:             # <<<<<<<<<<<<<<
@@ -18365,7 +18490,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   if (__Pyx_InitAfterSharedUtility() < (0)) __PYX_ERR(0, 1, __pyx_L1_error)
   /*--- Execution code ---*/
 
-  /* "_fastmatch/_scan.pyx":43
+  /* "_fastmatch/_scan.pyx":68
  * 
  * # Ranks, as pipeline.model: None, Metadata, Request, RequestResponse.
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")             # <<<<<<<<<<<<<<
@@ -18377,7 +18502,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   __Pyx_DECREF_SET(__pyx_v_10_fastmatch_5_scan_LEVEL_NAMES, __pyx_mstate_global->__pyx_tuple[0]);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
 
-  /* "_fastmatch/_scan.pyx":44
+  /* "_fastmatch/_scan.pyx":69
  * # Ranks, as pipeline.model: None, Metadata, Request, RequestResponse.
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')             # <<<<<<<<<<<<<<
@@ -18389,7 +18514,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   __Pyx_DECREF_SET(__pyx_v_10_fastmatch_5_scan_LEVEL_RAW, __pyx_mstate_global->__pyx_tuple[1]);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[1]);
 
-  /* "_fastmatch/_scan.pyx":45
+  /* "_fastmatch/_scan.pyx":70
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')
  * cdef tuple STAGE_NAMES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")             # <<<<<<<<<<<<<<
@@ -18401,7 +18526,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   __Pyx_DECREF_SET(__pyx_v_10_fastmatch_5_scan_STAGE_NAMES, __pyx_mstate_global->__pyx_tuple[2]);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[2]);
 
-  /* "_fastmatch/_scan.pyx":46
+  /* "_fastmatch/_scan.pyx":71
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')
  * cdef tuple STAGE_NAMES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
  * cdef tuple STAGE_RAW = (b'"RequestReceived"', b'"ResponseStarted"', b'"ResponseComplete"', b'"Panic"')             # <<<<<<<<<<<<<<
@@ -18413,7 +18538,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   __Pyx_DECREF_SET(__pyx_v_10_fastmatch_5_scan_STAGE_RAW, __pyx_mstate_global->__pyx_tuple[3]);
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[3]);
 
-  /* "_fastmatch/_scan.pyx":47
+  /* "_fastmatch/_scan.pyx":72
  * cdef tuple STAGE_NAMES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
  * cdef tuple STAGE_RAW = (b'"RequestReceived"', b'"ResponseStarted"', b'"ResponseComplete"', b'"Panic"')
  * cdef bytes KIND_EVENT = b'"Event"'             # <<<<<<<<<<<<<<
@@ -18648,7 +18773,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
   CYTHON_UNUSED_VAR(__pyx_mstate);
   __Pyx_RefNannySetupContext("__Pyx_InitCachedConstants", 0);
 
-  /* "_fastmatch/_scan.pyx":43
+  /* "_fastmatch/_scan.pyx":68
  * 
  * # Ranks, as pipeline.model: None, Metadata, Request, RequestResponse.
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")             # <<<<<<<<<<<<<<
@@ -18657,12 +18782,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[4] = {__pyx_mstate_global->__pyx_n_u_None, __pyx_mstate_global->__pyx_n_u_Metadata, __pyx_mstate_global->__pyx_n_u_Request, __pyx_mstate_global->__pyx_n_u_RequestResponse};
-    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 43, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[0] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[0])) __PYX_ERR(0, 68, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[0]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[0]);
 
-  /* "_fastmatch/_scan.pyx":44
+  /* "_fastmatch/_scan.pyx":69
  * # Ranks, as pipeline.model: None, Metadata, Request, RequestResponse.
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')             # <<<<<<<<<<<<<<
@@ -18671,12 +18796,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[4] = {__pyx_mstate_global->__pyx_kp_b_None_2, __pyx_mstate_global->__pyx_kp_b_Metadata_2, __pyx_mstate_global->__pyx_kp_b_Request_2, __pyx_mstate_global->__pyx_kp_b_RequestResponse_2};
-    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 44, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[1] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[1])) __PYX_ERR(0, 69, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[1]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[1]);
 
-  /* "_fastmatch/_scan.pyx":45
+  /* "_fastmatch/_scan.pyx":70
  * cdef tuple LEVEL_NAMES = ("None", "Metadata", "Request", "RequestResponse")
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')
  * cdef tuple STAGE_NAMES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")             # <<<<<<<<<<<<<<
@@ -18685,12 +18810,12 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[4] = {__pyx_mstate_global->__pyx_n_u_RequestReceived, __pyx_mstate_global->__pyx_n_u_ResponseStarted, __pyx_mstate_global->__pyx_n_u_ResponseComplete, __pyx_mstate_global->__pyx_n_u_Panic};
-    __pyx_mstate_global->__pyx_tuple[2] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[2])) __PYX_ERR(0, 45, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[2] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[2])) __PYX_ERR(0, 70, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[2]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[2]);
 
-  /* "_fastmatch/_scan.pyx":46
+  /* "_fastmatch/_scan.pyx":71
  * cdef tuple LEVEL_RAW = (b'"None"', b'"Metadata"', b'"Request"', b'"RequestResponse"')
  * cdef tuple STAGE_NAMES = ("RequestReceived", "ResponseStarted", "ResponseComplete", "Panic")
  * cdef tuple STAGE_RAW = (b'"RequestReceived"', b'"ResponseStarted"', b'"ResponseComplete"', b'"Panic"')             # <<<<<<<<<<<<<<
@@ -18699,7 +18824,7 @@ static int __Pyx_InitCachedConstants(__pyx_mstatetype *__pyx_mstate) {
 */
   {
     PyObject* __pyx_temp[4] = {__pyx_mstate_global->__pyx_kp_b_RequestReceived_2, __pyx_mstate_global->__pyx_kp_b_ResponseStarted_2, __pyx_mstate_global->__pyx_kp_b_ResponseComplete_2, __pyx_mstate_global->__pyx_kp_b_Panic_2};
-    __pyx_mstate_global->__pyx_tuple[3] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[3])) __PYX_ERR(0, 46, __pyx_L1_error)
+    __pyx_mstate_global->__pyx_tuple[3] = __Pyx_PyTuple_FromArray(__pyx_temp, 4); if (unlikely(!__pyx_mstate_global->__pyx_tuple[3])) __PYX_ERR(0, 71, __pyx_L1_error)
     __Pyx_GOTREF(__pyx_mstate_global->__pyx_tuple[3]);
   }
   __Pyx_GIVEREF(__pyx_mstate_global->__pyx_tuple[3]);

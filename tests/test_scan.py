@@ -81,6 +81,34 @@ def test_declines_what_it_cannot_treat_exactly(record: bytes) -> None:
     assert scan(record) is None
 
 
+# Bytes a string may or may not hold, each put at every offset of the string's
+# sixteen- and eight-byte blocks, so each of the scanner's three loops meets it.
+_STRING_BYTES = [
+    (b"\\n", True),  # an escape
+    (b'\\"', True),
+    (b"\x7f", True),  # DEL is not a control character in JSON
+    ("\u00e9".encode(), True),
+    ("\U0001f600".encode(), True),
+    (b"\x01", False),  # a raw control character
+    (b"\x1f", False),
+    (b"\x80", False),  # a continuation byte alone
+    (b"\xff", False),
+    (b'"', False),  # a quote that ends the string early: what follows is not JSON
+]
+
+
+@pytest.mark.parametrize(("special", "valid"), _STRING_BYTES)
+def test_every_offset_of_a_string_block(special: bytes, valid: bool) -> None:
+    base = line(event())[:-1]
+    for before in range(0, 34):
+        for after in range(0, 18):
+            value = b"a" * before + special + b"b" * after
+            record = base + b',"n":"' + value + b'"}'
+            assert (scan(record) is not None) == valid, (before, after)
+            # A string that runs into the end of the record: never read past it.
+            assert scan(base + b',"n":"' + value) is None
+
+
 def test_reads_utf8_as_python_does() -> None:
     scanned = scan(
         json.dumps(event(user={"username": "jos\u00e9", "groups": ["\u00e9quipe"]}), ensure_ascii=False).encode()
