@@ -100,8 +100,8 @@ _STRING_BYTES = [
 @pytest.mark.parametrize(("special", "valid"), _STRING_BYTES)
 def test_every_offset_of_a_string_block(special: bytes, valid: bool) -> None:
     base = line(event())[:-1]
-    for before in range(0, 34):
-        for after in range(0, 18):
+    for before in range(34):
+        for after in range(18):
             value = b"a" * before + special + b"b" * after
             record = base + b',"n":"' + value + b'"}'
             assert (scan(record) is not None) == valid, (before, after)
