@@ -180,6 +180,39 @@ def test_many_dense_hits_per_field() -> None:
     need(compare(policy, reqs), "1000+ rules matched")
 
 
+@pytest.mark.parametrize("fields", range(1, 7))
+def test_wide_intersection_for_each_field_count(fields: int) -> None:
+    """The intersection of 1 to 6 fields over 15+ words (the vector kernel): decoys that one
+    field rules out fill the first 700 rules, so first matches lie deep."""
+    rng = random.Random(fields)
+    alphabets = [("u1", "u2", "u3"), ("g1", "g2", "g3"), ("get", "list", "watch"), ("None", "Metadata")]
+    alphabets += [("ns1", "ns2", "ns3"), ("pods", "secrets", "nodes")]
+
+    def rule(decoy: bool) -> tuple[Any, ...]:
+        chosen = [i for i in range(fields) if rng.random() < 0.6]
+        poison = rng.randrange(fields) if decoy else -1
+        values: list[tuple[str, ...]] = [() for _ in range(6)]
+        for i in set(chosen) | ({poison} if decoy else set()):
+            values[i] = ("absent",) if i == poison else tuple(rng.sample(alphabets[i], rng.randint(1, 2)))
+        resources = (("", values[5], ()),) if values[5] else ()
+        return (values[0], values[1], values[2], values[4], resources, (), values[3])
+
+    policy = [rule(True) for _ in range(700)] + [rule(False) for _ in range(300)]
+    for i in range(fields):  # every field restricted somewhere, so none is skipped as "any"
+        values: list[Any] = [(), (), (), (), (), (), ()]
+        slot = {0: 0, 1: 1, 2: 2, 3: 6, 4: 3, 5: 4}[i]
+        values[slot] = (("", (alphabets[5][0],), ()),) if i == 5 else (alphabets[i][0],)
+        policy.insert(rng.randrange(700, len(policy)), tuple(values))
+    reqs = [
+        (rng.choice(alphabets[0]), (rng.choice(alphabets[1]),), rng.choice(alphabets[2]), rng.choice(alphabets[4]), "")
+        + (rng.choice(alphabets[5]), "", "", "/", True, rng.choice(alphabets[3]))
+        for _ in range(300)
+    ]
+    need(compare(policy, reqs), "mask wider than 64 bits", "several rules", min_match=0.5)
+    firsts = _c()(policy).first_many(reqs)
+    assert sum(first >= 700 for first in firsts) >= len(reqs) // 4  # deep: past the decoys' words
+
+
 # ------------------------------------------------------------ hypothesis
 
 _LARGE_SETTINGS = {
