@@ -29,11 +29,13 @@ else:
 # The one-pass event scanner (``_scan.pyx``) has no twin of its own: without it
 # every record takes the reference path (pipeline/events.py), which it is tested against.
 Scanner = None
+# ``chunk.split(b"\n")`` with memchr; None: the file sources use bytes.split.
+split_lines = None
 # Kafka's key partitioning in C; None: aiokafka's own partitioner (in Python) decides.
 partition_index = None
 if not NO_EXTENSIONS:
     try:
-        from ._scan import Scanner
+        from ._scan import Scanner, split_lines
     except ImportError:
         pass
     try:
@@ -41,4 +43,14 @@ if not NO_EXTENSIONS:
     except ImportError:
         pass
 
-__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule", "Scanner", "partition_index"]
+__all__ = [
+    "NO_EXTENSIONS",
+    "USING_EXTENSION",
+    "Matcher",
+    "PyMatcher",
+    "Request",
+    "Rule",
+    "Scanner",
+    "partition_index",
+    "split_lines",
+]

@@ -11,7 +11,17 @@ from typing import Final, TypeAlias
 
 from ._scan import Scanner as _Scanner
 
-__all__ = ["NO_EXTENSIONS", "USING_EXTENSION", "Matcher", "PyMatcher", "Request", "Rule", "Scanner", "partition_index"]
+__all__ = [
+    "NO_EXTENSIONS",
+    "USING_EXTENSION",
+    "Matcher",
+    "PyMatcher",
+    "Request",
+    "Rule",
+    "Scanner",
+    "partition_index",
+    "split_lines",
+]
 
 # One GroupResources entry: (group, resources, resource_names).
 _GroupResources: TypeAlias = tuple[str, tuple[str, ...], tuple[str, ...]]
@@ -59,3 +69,6 @@ Scanner: type[_Scanner] | None
 
 # Kafka's murmur2 key partitioning (index into the sorted partitions); None when not built.
 partition_index: Callable[[bytes, int], int] | None
+
+# ``chunk.split(b"\n")`` found with memchr; None when not built.
+split_lines: Callable[[bytes], list[bytes]] | None

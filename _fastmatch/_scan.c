@@ -3030,7 +3030,8 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_2scan_many(struct __pyx_o
 static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_4scan(struct __pyx_obj_10_fastmatch_5_scan_Scanner *__pyx_v_self, PyObject *__pyx_v_data, PyObject *__pyx_v_source, PyObject *__pyx_v_api_version, PyObject *__pyx_v_envelope); /* proto */
 static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_6__reduce_cython__(struct __pyx_obj_10_fastmatch_5_scan_Scanner *__pyx_v_self); /* proto */
 static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_8__setstate_cython__(struct __pyx_obj_10_fastmatch_5_scan_Scanner *__pyx_v_self, PyObject *__pyx_v___pyx_state); /* proto */
-static PyObject *__pyx_pf_10_fastmatch_5_scan___pyx_unpickle_Scanner(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v___pyx_type, long __pyx_v___pyx_checksum, PyObject *__pyx_v___pyx_state); /* proto */
+static PyObject *__pyx_pf_10_fastmatch_5_scan_split_lines(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_chunk); /* proto */
+static PyObject *__pyx_pf_10_fastmatch_5_scan_2__pyx_unpickle_Scanner(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v___pyx_type, long __pyx_v___pyx_checksum, PyObject *__pyx_v___pyx_state); /* proto */
 static PyObject *__pyx_tp_new__initialisation_10_fastmatch_5_scan_ScannedEvent(PyObject *o, 
 #if CYTHON_VECTORCALL_TPNEW
     PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames
@@ -3116,8 +3117,8 @@ namespace {
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_pop;
     __Pyx_CachedCFunction __pyx_umethod_PyDict_Type_values;
     PyObject *__pyx_tuple[5];
-    PyObject *__pyx_codeobj_tab[8];
-    PyObject *__pyx_string_tab[131];
+    PyObject *__pyx_codeobj_tab[9];
+    PyObject *__pyx_string_tab[138];
     PyObject *__pyx_number_tab[1];
 /* #### Code section: module_state_contents ### */
 /* PyFrozenDict.module_state_decls */
@@ -3173,131 +3174,138 @@ static __pyx_mstatetype * const __pyx_mstate_global = &__pyx_mstate_global_stati
 #define __pyx_kp_u_ __pyx_string_tab[3]
 #define __pyx_kp_u_Note_that_Cython_is_deliberately __pyx_string_tab[4]
 #define __pyx_kp_u_Pickling_of_struct_members_such __pyx_string_tab[5]
-#define __pyx_kp_u_fastmatch__scan_event_pxi __pyx_string_tab[6]
-#define __pyx_kp_u_fastmatch__scan_reader_pxi __pyx_string_tab[7]
-#define __pyx_kp_u_add_note __pyx_string_tab[8]
-#define __pyx_kp_u_disable __pyx_string_tab[9]
-#define __pyx_kp_u_enable __pyx_string_tab[10]
-#define __pyx_kp_u_gc __pyx_string_tab[11]
-#define __pyx_kp_u_isenabled __pyx_string_tab[12]
-#define __pyx_kp_u_splice_wrote __pyx_string_tab[13]
-#define __pyx_n_u_Metadata __pyx_string_tab[14]
-#define __pyx_n_u_None __pyx_string_tab[15]
-#define __pyx_n_u_Panic __pyx_string_tab[16]
-#define __pyx_n_u_Request __pyx_string_tab[17]
-#define __pyx_n_u_RequestReceived __pyx_string_tab[18]
-#define __pyx_n_u_RequestResponse __pyx_string_tab[19]
-#define __pyx_n_u_ResponseComplete __pyx_string_tab[20]
-#define __pyx_n_u_ResponseStarted __pyx_string_tab[21]
-#define __pyx_n_u_ScannedEvent __pyx_string_tab[22]
-#define __pyx_n_u_ScannedEvent___reduce_cython __pyx_string_tab[23]
-#define __pyx_n_u_ScannedEvent___setstate_cython __pyx_string_tab[24]
-#define __pyx_n_u_ScannedEvent_render __pyx_string_tab[25]
-#define __pyx_n_u_Scanner __pyx_string_tab[26]
-#define __pyx_n_u_Scanner___reduce_cython __pyx_string_tab[27]
-#define __pyx_n_u_Scanner___setstate_cython __pyx_string_tab[28]
-#define __pyx_n_u_Scanner_scan __pyx_string_tab[29]
-#define __pyx_n_u_Scanner_scan_many __pyx_string_tab[30]
-#define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[31]
-#define __pyx_n_u_annotate __pyx_string_tab[32]
-#define __pyx_n_u_dict __pyx_string_tab[33]
-#define __pyx_n_u_func __pyx_string_tab[34]
-#define __pyx_n_u_getstate __pyx_string_tab[35]
-#define __pyx_n_u_main __pyx_string_tab[36]
-#define __pyx_n_u_module __pyx_string_tab[37]
-#define __pyx_n_u_name_2 __pyx_string_tab[38]
-#define __pyx_n_u_new __pyx_string_tab[39]
-#define __pyx_n_u_pyx_checksum __pyx_string_tab[40]
-#define __pyx_n_u_pyx_result __pyx_string_tab[41]
-#define __pyx_n_u_pyx_state __pyx_string_tab[42]
-#define __pyx_n_u_pyx_type __pyx_string_tab[43]
-#define __pyx_n_u_pyx_unpickle_Scanner __pyx_string_tab[44]
-#define __pyx_n_u_pyx_vtable __pyx_string_tab[45]
-#define __pyx_n_u_qualname __pyx_string_tab[46]
-#define __pyx_n_u_reduce __pyx_string_tab[47]
-#define __pyx_n_u_reduce_cython __pyx_string_tab[48]
-#define __pyx_n_u_reduce_ex __pyx_string_tab[49]
-#define __pyx_n_u_set_name __pyx_string_tab[50]
-#define __pyx_n_u_setstate __pyx_string_tab[51]
-#define __pyx_n_u_setstate_cython __pyx_string_tab[52]
-#define __pyx_n_u_test __pyx_string_tab[53]
-#define __pyx_n_u_dict_2 __pyx_string_tab[54]
-#define __pyx_n_u_fastmatch__scan __pyx_string_tab[55]
-#define __pyx_n_u_is_coroutine __pyx_string_tab[56]
-#define __pyx_n_u_annotation_prefix __pyx_string_tab[57]
-#define __pyx_n_u_annotations_value __pyx_string_tab[58]
-#define __pyx_n_u_api_value __pyx_string_tab[59]
-#define __pyx_n_u_api_version __pyx_string_tab[60]
-#define __pyx_n_u_append_annotations __pyx_string_tab[61]
-#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[62]
-#define __pyx_n_u_c __pyx_string_tab[63]
-#define __pyx_n_u_cline_in_traceback __pyx_string_tab[64]
-#define __pyx_n_u_count __pyx_string_tab[65]
-#define __pyx_n_u_cut __pyx_string_tab[66]
-#define __pyx_n_u_data __pyx_string_tab[67]
-#define __pyx_n_u_decode_str __pyx_string_tab[68]
-#define __pyx_n_u_describe __pyx_string_tab[69]
-#define __pyx_n_u_envelope __pyx_string_tab[70]
-#define __pyx_n_u_extra __pyx_string_tab[71]
-#define __pyx_n_u_first __pyx_string_tab[72]
-#define __pyx_n_u_get __pyx_string_tab[73]
-#define __pyx_n_u_i __pyx_string_tab[74]
-#define __pyx_n_u_items __pyx_string_tab[75]
-#define __pyx_n_u_join __pyx_string_tab[76]
-#define __pyx_n_u_kind_value __pyx_string_tab[77]
-#define __pyx_n_u_level_value __pyx_string_tab[78]
-#define __pyx_n_u_m __pyx_string_tab[79]
-#define __pyx_n_u_max_bytes __pyx_string_tab[80]
-#define __pyx_n_u_merged __pyx_string_tab[81]
-#define __pyx_n_u_object __pyx_string_tab[82]
-#define __pyx_n_u_omit_managed_fields __pyx_string_tab[83]
-#define __pyx_n_u_origins __pyx_string_tab[84]
-#define __pyx_n_u_out __pyx_string_tab[85]
-#define __pyx_n_u_p __pyx_string_tab[86]
-#define __pyx_n_u_partition __pyx_string_tab[87]
-#define __pyx_n_u_patch __pyx_string_tab[88]
-#define __pyx_n_u_piece __pyx_string_tab[89]
-#define __pyx_n_u_pop __pyx_string_tab[90]
-#define __pyx_n_u_pos __pyx_string_tab[91]
-#define __pyx_n_u_rank __pyx_string_tab[92]
-#define __pyx_n_u_render __pyx_string_tab[93]
-#define __pyx_n_u_request_value __pyx_string_tab[94]
-#define __pyx_n_u_response_value __pyx_string_tab[95]
-#define __pyx_n_u_scan __pyx_string_tab[96]
-#define __pyx_n_u_scan_many __pyx_string_tab[97]
-#define __pyx_n_u_self __pyx_string_tab[98]
-#define __pyx_n_u_setdefault __pyx_string_tab[99]
-#define __pyx_n_u_size __pyx_string_tab[100]
-#define __pyx_n_u_slot __pyx_string_tab[101]
-#define __pyx_n_u_source __pyx_string_tab[102]
-#define __pyx_n_u_state __pyx_string_tab[103]
-#define __pyx_n_u_update __pyx_string_tab[104]
-#define __pyx_n_u_use_setstate __pyx_string_tab[105]
-#define __pyx_n_u_value __pyx_string_tab[106]
-#define __pyx_n_u_values __pyx_string_tab[107]
-#define __pyx_n_u_w __pyx_string_tab[108]
-#define __pyx_kp_b_Event __pyx_string_tab[109]
-#define __pyx_kp_b_Metadata_2 __pyx_string_tab[110]
-#define __pyx_kp_b_None_2 __pyx_string_tab[111]
-#define __pyx_kp_b_Panic_2 __pyx_string_tab[112]
-#define __pyx_kp_b_Request_2 __pyx_string_tab[113]
-#define __pyx_kp_b_RequestReceived_2 __pyx_string_tab[114]
-#define __pyx_kp_b_RequestResponse_2 __pyx_string_tab[115]
-#define __pyx_kp_b_ResponseComplete_2 __pyx_string_tab[116]
-#define __pyx_kp_b_ResponseStarted_2 __pyx_string_tab[117]
-#define __pyx_kp_b_audit_k8s_io_v1 __pyx_string_tab[118]
-#define __pyx_kp_b__3 __pyx_string_tab[119]
-#define __pyx_kp_b__2 __pyx_string_tab[120]
-#define __pyx_kp_b__4 __pyx_string_tab[121]
-#define __pyx_kp_b__5 __pyx_string_tab[122]
-#define __pyx_kp_b__6 __pyx_string_tab[123]
-#define __pyx_kp_b_iso88591_Q __pyx_string_tab[124]
-#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[125]
-#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[126]
-#define __pyx_kp_b_iso88591_4z_Q_q_l_vWE_Q_q_t_uCt9G5PSSWW __pyx_string_tab[127]
-#define __pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZq_1E_V1G __pyx_string_tab[128]
-#define __pyx_kp_b_iso88591_A_n_Qd_4q_q_T_Zs_hc_vWE_T_A_q_A __pyx_string_tab[129]
-#define __pyx_kp_b_iso88591_K1_t6_Q __pyx_string_tab[130]
+#define __pyx_kp_u_fastmatch__scan_pyx __pyx_string_tab[6]
+#define __pyx_kp_u_fastmatch__scan_event_pxi __pyx_string_tab[7]
+#define __pyx_kp_u_fastmatch__scan_reader_pxi __pyx_string_tab[8]
+#define __pyx_kp_u_add_note __pyx_string_tab[9]
+#define __pyx_kp_u_disable __pyx_string_tab[10]
+#define __pyx_kp_u_enable __pyx_string_tab[11]
+#define __pyx_kp_u_gc __pyx_string_tab[12]
+#define __pyx_kp_u_isenabled __pyx_string_tab[13]
+#define __pyx_kp_u_splice_wrote __pyx_string_tab[14]
+#define __pyx_n_u_Metadata __pyx_string_tab[15]
+#define __pyx_n_u_None __pyx_string_tab[16]
+#define __pyx_n_u_Panic __pyx_string_tab[17]
+#define __pyx_n_u_Request __pyx_string_tab[18]
+#define __pyx_n_u_RequestReceived __pyx_string_tab[19]
+#define __pyx_n_u_RequestResponse __pyx_string_tab[20]
+#define __pyx_n_u_ResponseComplete __pyx_string_tab[21]
+#define __pyx_n_u_ResponseStarted __pyx_string_tab[22]
+#define __pyx_n_u_ScannedEvent __pyx_string_tab[23]
+#define __pyx_n_u_ScannedEvent___reduce_cython __pyx_string_tab[24]
+#define __pyx_n_u_ScannedEvent___setstate_cython __pyx_string_tab[25]
+#define __pyx_n_u_ScannedEvent_render __pyx_string_tab[26]
+#define __pyx_n_u_Scanner __pyx_string_tab[27]
+#define __pyx_n_u_Scanner___reduce_cython __pyx_string_tab[28]
+#define __pyx_n_u_Scanner___setstate_cython __pyx_string_tab[29]
+#define __pyx_n_u_Scanner_scan __pyx_string_tab[30]
+#define __pyx_n_u_Scanner_scan_many __pyx_string_tab[31]
+#define __pyx_n_u_Pyx_PyDict_NextRef __pyx_string_tab[32]
+#define __pyx_n_u_annotate __pyx_string_tab[33]
+#define __pyx_n_u_dict __pyx_string_tab[34]
+#define __pyx_n_u_func __pyx_string_tab[35]
+#define __pyx_n_u_getstate __pyx_string_tab[36]
+#define __pyx_n_u_main __pyx_string_tab[37]
+#define __pyx_n_u_module __pyx_string_tab[38]
+#define __pyx_n_u_name_2 __pyx_string_tab[39]
+#define __pyx_n_u_new __pyx_string_tab[40]
+#define __pyx_n_u_pyx_checksum __pyx_string_tab[41]
+#define __pyx_n_u_pyx_result __pyx_string_tab[42]
+#define __pyx_n_u_pyx_state __pyx_string_tab[43]
+#define __pyx_n_u_pyx_type __pyx_string_tab[44]
+#define __pyx_n_u_pyx_unpickle_Scanner __pyx_string_tab[45]
+#define __pyx_n_u_pyx_vtable __pyx_string_tab[46]
+#define __pyx_n_u_qualname __pyx_string_tab[47]
+#define __pyx_n_u_reduce __pyx_string_tab[48]
+#define __pyx_n_u_reduce_cython __pyx_string_tab[49]
+#define __pyx_n_u_reduce_ex __pyx_string_tab[50]
+#define __pyx_n_u_set_name __pyx_string_tab[51]
+#define __pyx_n_u_setstate __pyx_string_tab[52]
+#define __pyx_n_u_setstate_cython __pyx_string_tab[53]
+#define __pyx_n_u_test __pyx_string_tab[54]
+#define __pyx_n_u_dict_2 __pyx_string_tab[55]
+#define __pyx_n_u_fastmatch__scan __pyx_string_tab[56]
+#define __pyx_n_u_is_coroutine __pyx_string_tab[57]
+#define __pyx_n_u_annotation_prefix __pyx_string_tab[58]
+#define __pyx_n_u_annotations_value __pyx_string_tab[59]
+#define __pyx_n_u_api_value __pyx_string_tab[60]
+#define __pyx_n_u_api_version __pyx_string_tab[61]
+#define __pyx_n_u_append_annotations __pyx_string_tab[62]
+#define __pyx_n_u_asyncio_coroutines __pyx_string_tab[63]
+#define __pyx_n_u_c __pyx_string_tab[64]
+#define __pyx_n_u_chunk __pyx_string_tab[65]
+#define __pyx_n_u_cline_in_traceback __pyx_string_tab[66]
+#define __pyx_n_u_count __pyx_string_tab[67]
+#define __pyx_n_u_cut __pyx_string_tab[68]
+#define __pyx_n_u_data __pyx_string_tab[69]
+#define __pyx_n_u_decode_str __pyx_string_tab[70]
+#define __pyx_n_u_describe __pyx_string_tab[71]
+#define __pyx_n_u_envelope __pyx_string_tab[72]
+#define __pyx_n_u_extra __pyx_string_tab[73]
+#define __pyx_n_u_first __pyx_string_tab[74]
+#define __pyx_n_u_get __pyx_string_tab[75]
+#define __pyx_n_u_i __pyx_string_tab[76]
+#define __pyx_n_u_items __pyx_string_tab[77]
+#define __pyx_n_u_j __pyx_string_tab[78]
+#define __pyx_n_u_join __pyx_string_tab[79]
+#define __pyx_n_u_kind_value __pyx_string_tab[80]
+#define __pyx_n_u_level_value __pyx_string_tab[81]
+#define __pyx_n_u_m __pyx_string_tab[82]
+#define __pyx_n_u_max_bytes __pyx_string_tab[83]
+#define __pyx_n_u_merged __pyx_string_tab[84]
+#define __pyx_n_u_n __pyx_string_tab[85]
+#define __pyx_n_u_newline __pyx_string_tab[86]
+#define __pyx_n_u_object __pyx_string_tab[87]
+#define __pyx_n_u_omit_managed_fields __pyx_string_tab[88]
+#define __pyx_n_u_origins __pyx_string_tab[89]
+#define __pyx_n_u_out __pyx_string_tab[90]
+#define __pyx_n_u_p __pyx_string_tab[91]
+#define __pyx_n_u_partition __pyx_string_tab[92]
+#define __pyx_n_u_patch __pyx_string_tab[93]
+#define __pyx_n_u_piece __pyx_string_tab[94]
+#define __pyx_n_u_pop __pyx_string_tab[95]
+#define __pyx_n_u_pos __pyx_string_tab[96]
+#define __pyx_n_u_rank __pyx_string_tab[97]
+#define __pyx_n_u_render __pyx_string_tab[98]
+#define __pyx_n_u_request_value __pyx_string_tab[99]
+#define __pyx_n_u_response_value __pyx_string_tab[100]
+#define __pyx_n_u_scan __pyx_string_tab[101]
+#define __pyx_n_u_scan_many __pyx_string_tab[102]
+#define __pyx_n_u_self __pyx_string_tab[103]
+#define __pyx_n_u_setdefault __pyx_string_tab[104]
+#define __pyx_n_u_size __pyx_string_tab[105]
+#define __pyx_n_u_slot __pyx_string_tab[106]
+#define __pyx_n_u_source __pyx_string_tab[107]
+#define __pyx_n_u_split_lines __pyx_string_tab[108]
+#define __pyx_n_u_state __pyx_string_tab[109]
+#define __pyx_n_u_update __pyx_string_tab[110]
+#define __pyx_n_u_use_setstate __pyx_string_tab[111]
+#define __pyx_n_u_value __pyx_string_tab[112]
+#define __pyx_n_u_values __pyx_string_tab[113]
+#define __pyx_n_u_w __pyx_string_tab[114]
+#define __pyx_kp_b_Event __pyx_string_tab[115]
+#define __pyx_kp_b_Metadata_2 __pyx_string_tab[116]
+#define __pyx_kp_b_None_2 __pyx_string_tab[117]
+#define __pyx_kp_b_Panic_2 __pyx_string_tab[118]
+#define __pyx_kp_b_Request_2 __pyx_string_tab[119]
+#define __pyx_kp_b_RequestReceived_2 __pyx_string_tab[120]
+#define __pyx_kp_b_RequestResponse_2 __pyx_string_tab[121]
+#define __pyx_kp_b_ResponseComplete_2 __pyx_string_tab[122]
+#define __pyx_kp_b_ResponseStarted_2 __pyx_string_tab[123]
+#define __pyx_kp_b_audit_k8s_io_v1 __pyx_string_tab[124]
+#define __pyx_kp_b__3 __pyx_string_tab[125]
+#define __pyx_kp_b__2 __pyx_string_tab[126]
+#define __pyx_kp_b__4 __pyx_string_tab[127]
+#define __pyx_kp_b__5 __pyx_string_tab[128]
+#define __pyx_kp_b__6 __pyx_string_tab[129]
+#define __pyx_kp_b_iso88591_Q __pyx_string_tab[130]
+#define __pyx_kp_b_iso88591_QfA __pyx_string_tab[131]
+#define __pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1 __pyx_string_tab[132]
+#define __pyx_kp_b_iso88591_1_Q_A_vQb_T_Ba_83a_wa_0_2S_A_1 __pyx_string_tab[133]
+#define __pyx_kp_b_iso88591_4z_Q_q_l_vWE_Q_q_t_uCt9G5PSSWW __pyx_string_tab[134]
+#define __pyx_kp_b_iso88591_A_3aq_E_aq_F_1_t1G3fD_AZq_1E_V1G __pyx_string_tab[135]
+#define __pyx_kp_b_iso88591_A_n_Qd_4q_q_T_Zs_hc_vWE_T_A_q_A __pyx_string_tab[136]
+#define __pyx_kp_b_iso88591_K1_t6_Q __pyx_string_tab[137]
 #define __pyx_int_3144236 __pyx_number_tab[0]
 /* #### Code section: module_state_clear ### */
 #if CYTHON_USE_MODULE_STATE
@@ -3323,8 +3331,8 @@ static CYTHON_SMALL_CODE int __pyx_m_clear(PyObject *m) {
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_CLEAR(clear_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<5; ++i) { Py_CLEAR(clear_module_state->__pyx_tuple[i]); }
-  for (int i=0; i<8; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<131; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<9; ++i) { Py_CLEAR(clear_module_state->__pyx_codeobj_tab[i]); }
+  for (int i=0; i<138; ++i) { Py_CLEAR(clear_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<1; ++i) { Py_CLEAR(clear_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_clear_contents ### */
 /* CommonTypesMetaclass.module_state_clear */
@@ -3358,8 +3366,8 @@ static CYTHON_SMALL_CODE int __pyx_m_traverse(PyObject *m, visitproc visit, void
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_pop.method);
   Py_VISIT(traverse_module_state->__pyx_umethod_PyDict_Type_values.method);
   for (int i=0; i<5; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_tuple[i]); }
-  for (int i=0; i<8; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
-  for (int i=0; i<131; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
+  for (int i=0; i<9; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_codeobj_tab[i]); }
+  for (int i=0; i<138; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_string_tab[i]); }
   for (int i=0; i<1; ++i) { __Pyx_VISIT_CONST(traverse_module_state->__pyx_number_tab[i]); }
 /* #### Code section: module_state_traverse_contents ### */
 /* CommonTypesMetaclass.module_state_traverse */
@@ -17225,6 +17233,284 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_8__setstate_cython__(stru
   return __pyx_r;
 }
 
+/* "_fastmatch/_scan.pyx":389
+ * 
+ * 
+ * def split_lines(bytes chunk):             # <<<<<<<<<<<<<<
+ *     """``chunk.split(b"\\n")``, found with memchr: bytes.split tests every byte in a loop
+ *     of its own, which cost more than the scan of the events themselves in ``filter``."""
+*/
+
+/* Python wrapper */
+static PyObject *__pyx_pw_10_fastmatch_5_scan_1split_lines(PyObject *__pyx_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+); /*proto*/
+PyDoc_STRVAR(__pyx_doc_10_fastmatch_5_scan_split_lines, "``chunk.split(b\"\\n\")``, found with memchr: bytes.split tests every byte in a loop\n    of its own, which cost more than the scan of the events themselves in ``filter``.");
+static PyMethodDef __pyx_mdef_10_fastmatch_5_scan_1split_lines = {"split_lines", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_10_fastmatch_5_scan_1split_lines, __Pyx_METH_FASTCALL|METH_KEYWORDS, __pyx_doc_10_fastmatch_5_scan_split_lines};
+static PyObject *__pyx_pw_10_fastmatch_5_scan_1split_lines(PyObject *__pyx_self, 
+#if CYTHON_VECTORCALL
+PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
+#else
+PyObject *__pyx_args, PyObject *__pyx_kwds
+#endif
+) {
+  PyObject *__pyx_v_chunk = 0;
+  #if !CYTHON_VECTORCALL
+  CYTHON_UNUSED Py_ssize_t __pyx_nargs;
+  #endif
+  CYTHON_UNUSED PyObject *const *__pyx_kwvalues;
+  PyObject* values[1] = {0};
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  PyObject *__pyx_r = 0;
+  __Pyx_RefNannyDeclarations
+  __Pyx_RefNannySetupContext("split_lines (wrapper)", 0);
+  #if !CYTHON_VECTORCALL
+  #if CYTHON_ASSUME_SAFE_SIZE
+  __pyx_nargs = PyTuple_GET_SIZE(__pyx_args);
+  #else
+  __pyx_nargs = PyTuple_Size(__pyx_args); if (unlikely(__pyx_nargs < 0)) return NULL;
+  #endif
+  #endif
+  __pyx_kwvalues = __Pyx_KwValues_FASTCALL(__pyx_args, __pyx_nargs);
+  {
+    PyObject ** const __pyx_pyargnames[] = {&__pyx_mstate_global->__pyx_n_u_chunk,0};
+    const Py_ssize_t __pyx_kwds_len = (__pyx_kwds) ? __Pyx_NumKwargs_FASTCALL(__pyx_kwds) : 0;
+    if (unlikely(__pyx_kwds_len < 0)) __PYX_ERR(0, 389, __pyx_L3_error)
+    if (__pyx_kwds_len > 0) {
+      switch (__pyx_nargs) {
+        case  1:
+        values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+        if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 389, __pyx_L3_error)
+        CYTHON_FALLTHROUGH;
+        case  0: break;
+        default: goto __pyx_L5_argtuple_error;
+      }
+      const Py_ssize_t kwd_pos_args = __pyx_nargs;
+      if (__Pyx_ParseKeywords(__pyx_kwds, __pyx_kwvalues, __pyx_pyargnames, 0, values, kwd_pos_args, __pyx_kwds_len, "split_lines", 0) < (0)) __PYX_ERR(0, 389, __pyx_L3_error)
+      for (Py_ssize_t i = __pyx_nargs; i < 1; i++) {
+        if (unlikely(!values[i])) { __Pyx_RaiseArgtupleInvalid("split_lines", 1, 1, 1, i); __PYX_ERR(0, 389, __pyx_L3_error) }
+      }
+    } else if (unlikely(__pyx_nargs != 1)) {
+      goto __pyx_L5_argtuple_error;
+    } else {
+      values[0] = __Pyx_ArgRef_FASTCALL(__pyx_args, 0);
+      if (!CYTHON_ASSUME_SAFE_MACROS && unlikely(!values[0])) __PYX_ERR(0, 389, __pyx_L3_error)
+    }
+    __pyx_v_chunk = ((PyObject*)values[0]);
+  }
+  goto __pyx_L6_skip;
+  __pyx_L5_argtuple_error:;
+  __Pyx_RaiseArgtupleInvalid("split_lines", 1, 1, 1, __pyx_nargs); __PYX_ERR(0, 389, __pyx_L3_error)
+  __pyx_L6_skip:;
+  goto __pyx_L4_argument_unpacking_done;
+  __pyx_L3_error:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __Pyx_AddTraceback("_fastmatch._scan.split_lines", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __Pyx_RefNannyFinishContext();
+  return NULL;
+  __pyx_L4_argument_unpacking_done:;
+  if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v_chunk), (&PyBytes_Type), 1, "chunk", 1))) __PYX_ERR(0, 389, __pyx_L1_error)
+  __pyx_r = __pyx_pf_10_fastmatch_5_scan_split_lines(__pyx_self, __pyx_v_chunk);
+
+  /* function exit code */
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __pyx_r = NULL;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  goto __pyx_L7_cleaned_up;
+  __pyx_L0:;
+  for (Py_ssize_t __pyx_temp=0; __pyx_temp < (Py_ssize_t)(sizeof(values)/sizeof(values[0])); ++__pyx_temp) {
+    Py_XDECREF(values[__pyx_temp]);
+  }
+  __pyx_L7_cleaned_up:;
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
+static PyObject *__pyx_pf_10_fastmatch_5_scan_split_lines(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v_chunk) {
+  char const *__pyx_v_p;
+  Py_ssize_t __pyx_v_n;
+  Py_ssize_t __pyx_v_i;
+  Py_ssize_t __pyx_v_j;
+  char const *__pyx_v_newline;
+  PyObject *__pyx_v_out = 0;
+  PyObject *__pyx_r = NULL;
+  __Pyx_RefNannyDeclarations
+  PyObject *__pyx_t_1 = NULL;
+  int __pyx_t_2;
+  int __pyx_t_3;
+  int __pyx_lineno = 0;
+  const char *__pyx_filename = NULL;
+  int __pyx_clineno = 0;
+  __Pyx_RefNannySetupContext("split_lines", 0);
+
+  /* "_fastmatch/_scan.pyx":392
+ *     """``chunk.split(b"\\n")``, found with memchr: bytes.split tests every byte in a loop
+ *     of its own, which cost more than the scan of the events themselves in ``filter``."""
+ *     cdef const char* p = PyBytes_AS_STRING(chunk)             # <<<<<<<<<<<<<<
+ *     cdef Py_ssize_t n = PyBytes_GET_SIZE(chunk), i = 0, j
+ *     cdef const char* newline
+*/
+  __pyx_v_p = PyBytes_AS_STRING(__pyx_v_chunk);
+
+  /* "_fastmatch/_scan.pyx":393
+ *     of its own, which cost more than the scan of the events themselves in ``filter``."""
+ *     cdef const char* p = PyBytes_AS_STRING(chunk)
+ *     cdef Py_ssize_t n = PyBytes_GET_SIZE(chunk), i = 0, j             # <<<<<<<<<<<<<<
+ *     cdef const char* newline
+ *     cdef list out = []
+*/
+  __pyx_v_n = PyBytes_GET_SIZE(__pyx_v_chunk);
+  __pyx_v_i = 0;
+
+  /* "_fastmatch/_scan.pyx":395
+ *     cdef Py_ssize_t n = PyBytes_GET_SIZE(chunk), i = 0, j
+ *     cdef const char* newline
+ *     cdef list out = []             # <<<<<<<<<<<<<<
+ *     while True:
+ *         newline = <const char*>memchr(p + i, 10, <size_t>(n - i))
+*/
+  __pyx_t_1 = PyList_New(0); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 395, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_1);
+  __pyx_v_out = ((PyObject*)__pyx_t_1);
+  __pyx_t_1 = 0;
+
+  /* "_fastmatch/_scan.pyx":396
+ *     cdef const char* newline
+ *     cdef list out = []
+ *     while True:             # <<<<<<<<<<<<<<
+ *         newline = <const char*>memchr(p + i, 10, <size_t>(n - i))
+ *         if newline == NULL:
+*/
+  while (1) {
+
+    /* "_fastmatch/_scan.pyx":397
+ *     cdef list out = []
+ *     while True:
+ *         newline = <const char*>memchr(p + i, 10, <size_t>(n - i))             # <<<<<<<<<<<<<<
+ *         if newline == NULL:
+ *             out.append(PyBytes_FromStringAndSize(p + i, n - i))
+*/
+    __pyx_v_newline = ((char const *)memchr((__pyx_v_p + __pyx_v_i), 10, ((size_t)(__pyx_v_n - __pyx_v_i))));
+
+    /* "_fastmatch/_scan.pyx":398
+ *     while True:
+ *         newline = <const char*>memchr(p + i, 10, <size_t>(n - i))
+ *         if newline == NULL:             # <<<<<<<<<<<<<<
+ *             out.append(PyBytes_FromStringAndSize(p + i, n - i))
+ *             return out
+*/
+    __pyx_t_2 = (__pyx_v_newline == NULL);
+
+    if (__pyx_t_2) {
+
+
+      /* "_fastmatch/_scan.pyx":399
+ *         newline = <const char*>memchr(p + i, 10, <size_t>(n - i))
+ *         if newline == NULL:
+ *             out.append(PyBytes_FromStringAndSize(p + i, n - i))             # <<<<<<<<<<<<<<
+ *             return out
+ *         j = newline - p
+*/
+      __pyx_t_1 = PyBytes_FromStringAndSize((__pyx_v_p + __pyx_v_i), (__pyx_v_n - __pyx_v_i)); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 399, __pyx_L1_error)
+      __Pyx_GOTREF(__pyx_t_1);
+      __pyx_t_3 = __Pyx_PyList_Append(__pyx_v_out, __pyx_t_1); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 399, __pyx_L1_error)
+      __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+
+
+      /* "_fastmatch/_scan.pyx":400
+ *         if newline == NULL:
+ *             out.append(PyBytes_FromStringAndSize(p + i, n - i))
+ *             return out             # <<<<<<<<<<<<<<
+ *         j = newline - p
+ *         out.append(PyBytes_FromStringAndSize(p + i, j - i))
+*/
+      {
+        PyObject *__pyx_temp;
+        {
+          __pyx_temp = __pyx_r;
+          __Pyx_INCREF(__pyx_v_out);
+          __pyx_r = __pyx_v_out;
+        }
+        __Pyx_XDECREF(__pyx_temp);
+      }
+      goto __pyx_L0;
+
+      /* "_fastmatch/_scan.pyx":398
+ *     while True:
+ *         newline = <const char*>memchr(p + i, 10, <size_t>(n - i))
+ *         if newline == NULL:             # <<<<<<<<<<<<<<
+ *             out.append(PyBytes_FromStringAndSize(p + i, n - i))
+ *             return out
+*/
+    }
+
+    /* "_fastmatch/_scan.pyx":401
+ *             out.append(PyBytes_FromStringAndSize(p + i, n - i))
+ *             return out
+ *         j = newline - p             # <<<<<<<<<<<<<<
+ *         out.append(PyBytes_FromStringAndSize(p + i, j - i))
+ *         i = j + 1
+*/
+    __pyx_v_j = (__pyx_v_newline - __pyx_v_p);
+
+    /* "_fastmatch/_scan.pyx":402
+ *             return out
+ *         j = newline - p
+ *         out.append(PyBytes_FromStringAndSize(p + i, j - i))             # <<<<<<<<<<<<<<
+ *         i = j + 1
+*/
+    __pyx_t_1 = PyBytes_FromStringAndSize((__pyx_v_p + __pyx_v_i), (__pyx_v_j - __pyx_v_i)); if (unlikely(!__pyx_t_1)) __PYX_ERR(0, 402, __pyx_L1_error)
+    __Pyx_GOTREF(__pyx_t_1);
+    __pyx_t_3 = __Pyx_PyList_Append(__pyx_v_out, __pyx_t_1); if (unlikely(__pyx_t_3 == ((int)-1))) __PYX_ERR(0, 402, __pyx_L1_error)
+    __Pyx_DECREF(__pyx_t_1); __pyx_t_1 = 0;
+
+
+    /* "_fastmatch/_scan.pyx":403
+ *         j = newline - p
+ *         out.append(PyBytes_FromStringAndSize(p + i, j - i))
+ *         i = j + 1             # <<<<<<<<<<<<<<
+*/
+    __pyx_v_i = (__pyx_v_j + 1);
+  }
+
+  /* "_fastmatch/_scan.pyx":389
+ * 
+ * 
+ * def split_lines(bytes chunk):             # <<<<<<<<<<<<<<
+ *     """``chunk.split(b"\\n")``, found with memchr: bytes.split tests every byte in a loop
+ *     of its own, which cost more than the scan of the events themselves in ``filter``."""
+*/
+
+  /* function exit code */
+  __pyx_r = Py_None; __Pyx_INCREF(Py_None);
+  goto __pyx_L0;
+  __pyx_L1_error:;
+  __Pyx_XDECREF(__pyx_t_1);
+  __Pyx_AddTraceback("_fastmatch._scan.split_lines", __pyx_clineno, __pyx_lineno, __pyx_filename);
+  __pyx_r = NULL;
+  __pyx_L0:;
+
+
+
+
+
+  __Pyx_XDECREF(__pyx_v_out);
+  __Pyx_XGIVEREF(__pyx_r);
+  __Pyx_RefNannyFinishContext();
+  return __pyx_r;
+}
+
 /* "(tree fragment)":4
  *     int __Pyx_CheckUnpickleChecksum(long, long, long, long, const char*) except -1
  *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
@@ -17234,15 +17520,15 @@ static PyObject *__pyx_pf_10_fastmatch_5_scan_7Scanner_8__setstate_cython__(stru
 */
 
 /* Python wrapper */
-static PyObject *__pyx_pw_10_fastmatch_5_scan_1__pyx_unpickle_Scanner(PyObject *__pyx_self, 
+static PyObject *__pyx_pw_10_fastmatch_5_scan_3__pyx_unpickle_Scanner(PyObject *__pyx_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
 PyObject *__pyx_args, PyObject *__pyx_kwds
 #endif
 ); /*proto*/
-static PyMethodDef __pyx_mdef_10_fastmatch_5_scan_1__pyx_unpickle_Scanner = {"__pyx_unpickle_Scanner", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_10_fastmatch_5_scan_1__pyx_unpickle_Scanner, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
-static PyObject *__pyx_pw_10_fastmatch_5_scan_1__pyx_unpickle_Scanner(PyObject *__pyx_self, 
+static PyMethodDef __pyx_mdef_10_fastmatch_5_scan_3__pyx_unpickle_Scanner = {"__pyx_unpickle_Scanner", (PyCFunction)(void(*)(void))(__Pyx_PyCFunction_FastCallWithKeywords)__pyx_pw_10_fastmatch_5_scan_3__pyx_unpickle_Scanner, __Pyx_METH_FASTCALL|METH_KEYWORDS, 0};
+static PyObject *__pyx_pw_10_fastmatch_5_scan_3__pyx_unpickle_Scanner(PyObject *__pyx_self, 
 #if CYTHON_VECTORCALL
 PyObject *const *__pyx_args, Py_ssize_t __pyx_nargs, PyObject *__pyx_kwds
 #else
@@ -17325,7 +17611,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return NULL;
   __pyx_L4_argument_unpacking_done:;
   if (unlikely(!__Pyx_ArgTypeTest(((PyObject *)__pyx_v___pyx_state), (&PyTuple_Type), 1, "__pyx_state", 1))) __PYX_ERR(3, 4, __pyx_L1_error)
-  __pyx_r = __pyx_pf_10_fastmatch_5_scan___pyx_unpickle_Scanner(__pyx_self, __pyx_v___pyx_type, __pyx_v___pyx_checksum, __pyx_v___pyx_state);
+  __pyx_r = __pyx_pf_10_fastmatch_5_scan_2__pyx_unpickle_Scanner(__pyx_self, __pyx_v___pyx_type, __pyx_v___pyx_checksum, __pyx_v___pyx_state);
 
   /* function exit code */
   goto __pyx_L0;
@@ -17345,7 +17631,7 @@ PyObject *__pyx_args, PyObject *__pyx_kwds
   return __pyx_r;
 }
 
-static PyObject *__pyx_pf_10_fastmatch_5_scan___pyx_unpickle_Scanner(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v___pyx_type, long __pyx_v___pyx_checksum, PyObject *__pyx_v___pyx_state) {
+static PyObject *__pyx_pf_10_fastmatch_5_scan_2__pyx_unpickle_Scanner(CYTHON_UNUSED PyObject *__pyx_self, PyObject *__pyx_v___pyx_type, long __pyx_v___pyx_checksum, PyObject *__pyx_v___pyx_state) {
   PyObject *__pyx_v___pyx_result = 0;
   PyObject *__pyx_r = NULL;
   __Pyx_RefNannyDeclarations
@@ -18683,6 +18969,21 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
   if (__Pyx_SetItemOnTypeDict(__pyx_mstate_global->__pyx_ptype_10_fastmatch_5_scan_Scanner, __pyx_mstate_global->__pyx_n_u_setstate_cython, __pyx_t_2) < (0)) __PYX_ERR(3, 17, __pyx_L1_error)
   __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
 
+  /* "_fastmatch/_scan.pyx":389
+ * 
+ * 
+ * def split_lines(bytes chunk):             # <<<<<<<<<<<<<<
+ *     """``chunk.split(b"\\n")``, found with memchr: bytes.split tests every byte in a loop
+ *     of its own, which cost more than the scan of the events themselves in ``filter``."""
+*/
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_1split_lines, 0, __pyx_mstate_global->__pyx_n_u_split_lines, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_2)) __PYX_ERR(0, 389, __pyx_L1_error)
+  __Pyx_GOTREF(__pyx_t_2);
+  #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
+  PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
+  #endif
+  if (PyDict_SetItem(__pyx_mstate_global->__pyx_d, __pyx_mstate_global->__pyx_n_u_split_lines, __pyx_t_2) < (0)) __PYX_ERR(0, 389, __pyx_L1_error)
+  __Pyx_DECREF(__pyx_t_2); __pyx_t_2 = 0;
+
   /* "(tree fragment)":4
  *     int __Pyx_CheckUnpickleChecksum(long, long, long, long, const char*) except -1
  *     int __Pyx_UpdateUnpickledDict(object, object, Py_ssize_t) except -1
@@ -18690,7 +18991,7 @@ __Pyx_RefNannySetupContext("PyInit__scan", 0);
  *     cdef object __pyx_result
  *     __Pyx_CheckUnpickleChecksum(__pyx_checksum, 0x02ffa2c, 0xb92c325, 0x79cdf44, b'_decode_str, _prefix, _users')
 */
-  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_1__pyx_unpickle_Scanner, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_Scanner, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[7])); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 4, __pyx_L1_error)
+  __pyx_t_2 = __Pyx_CyFunction_New(&__pyx_mdef_10_fastmatch_5_scan_3__pyx_unpickle_Scanner, 0, __pyx_mstate_global->__pyx_n_u_pyx_unpickle_Scanner, NULL, __pyx_mstate_global->__pyx_n_u_fastmatch__scan, __pyx_mstate_global->__pyx_d, ((PyObject *)__pyx_mstate_global->__pyx_codeobj_tab[8])); if (unlikely(!__pyx_t_2)) __PYX_ERR(3, 4, __pyx_L1_error)
   __Pyx_GOTREF(__pyx_t_2);
   #if CYTHON_COMPILING_IN_CPYTHON && PY_VERSION_HEX >= 0x030E0000
   PyUnstable_Object_EnableDeferredRefcount(__pyx_t_2);
@@ -18879,41 +19180,41 @@ static int __Pyx_InitConstants(__pyx_mstatetype *__pyx_mstate) {
   int __pyx_clineno = 0;
   CYTHON_UNUSED_VAR(__pyx_mstate);
   {
-    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{10},{15},{1},{179},{95},{26},{27},{8},{7},{6},{2},{9},{13},{8},{4},{5},{7},{15},{15},{16},{15},{12},{30},{32},{19},{7},{25},{27},{12},{17},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{14},{12},{10},{17},{13},{12},{12},{19},{8},{5},{16},{13},{17},{17},{9},{11},{18},{18},{1},{18},{5},{3},{4},{10},{8},{8},{5},{5},{3},{1},{5},{4},{10},{11},{1},{9},{6},{6},{19},{7},{3},{1},{9},{5},{5},{3},{3},{4},{6},{13},{14},{4},{9},{4},{10},{4},{4},{6},{5},{6},{12},{5},{6},{1}};
-    const struct { const unsigned int length: 11; } bytes_length_index[] = {{7},{10},{6},{7},{9},{17},{17},{18},{17},{17},{1},{1},{1},{1},{1},{9},{11},{55},{135},{100},{1086},{22}};
+    const struct { const unsigned int length: 8; } str_length_index[] = {{0},{10},{15},{1},{179},{95},{20},{26},{27},{8},{7},{6},{2},{9},{13},{8},{4},{5},{7},{15},{15},{16},{15},{12},{30},{32},{19},{7},{25},{27},{12},{17},{20},{12},{8},{8},{12},{8},{10},{8},{7},{14},{12},{11},{10},{22},{14},{12},{10},{17},{13},{12},{12},{19},{8},{5},{16},{13},{17},{17},{9},{11},{18},{18},{1},{5},{18},{5},{3},{4},{10},{8},{8},{5},{5},{3},{1},{5},{1},{4},{10},{11},{1},{9},{6},{1},{7},{6},{19},{7},{3},{1},{9},{5},{5},{3},{3},{4},{6},{13},{14},{4},{9},{4},{10},{4},{4},{6},{11},{5},{6},{12},{5},{6},{1}};
+    const struct { const unsigned int length: 11; } bytes_length_index[] = {{7},{10},{6},{7},{9},{17},{17},{18},{17},{17},{1},{1},{1},{1},{1},{9},{11},{55},{139},{135},{100},{1086},{22}};
     #ifndef CYTHON_COMPRESS_STRINGS
       #define CYTHON_COMPRESS_STRINGS 90
     #endif
-    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1722 bytes) */
-static const char cstring[] = "x\332\265TKs\333F\0226\035\305\246c\331\026%&\226\223u\031\244\345\225\274q\350\345\212I\234\312\303\241e\331\265\353X%RT\224\370\021\324\020\030Jc\201\000\210\031P\242\342l\351\310#\216s\304\021G\034q\304\221\3079\342\310\237\220\237\260=\004I3\361\272\366\264\250\"\247\247{\246\373\353\257\273Gi\366\030\246\212\325R\326\230\203\261\322r\320~\033\233\354\366\375-\213a\205\035 \246l\364\330\201e*\204*:6H\023;\210a\243\247P\346\020\215aG\0362\225\355\315\355\317*\367*\n2u\305\301\257\260\306\250B\335\246f J\323\000M\227\030\214\230\n\353\331\230\226\224\177\266\224\236\345*&\306\272\302,\305\206s\263\027\330\0016\025\212\231\024\224Ud\232\026C\214X\246\n\327\211\271\277\252\350\304\201 \244\213\345\355G\310\240\270\264M\264C\003\2142\032\240s5\246\264q\033\000K\317\332\201\202`\305F\253\244\266\225\266K\231\322\304\n>\266\r\242\021\006\3718\270\343b\312\000\316\021a\007\312\367\310e\226jK\227x\255\341\270\370\266\332B\224\265\021\323\016\356\252TC\246\212\273\300T\311>&oY\034\214t\354H\023\322u\025\260c\235P\324406\345\377\276Fh*\351T\306\307\312\221#\351~\212\031\322\021C[\226\211\267\221I\264z\212i\272h\030\022\326\247[j[&\305\223u\303j\333\006f\323\375\016C\016\004\336\001@&\3267%\330Y\271\244\002L\335\325\260\252\215\n\254\252\177\262\002\373\024H\177\207\335\301&\244\230\252&\313\273\\:\357\366\346\224$a\263\262\332FfOU\267{\307\360{\010-\246n\341cH\266\245\252\3436\300*|\272\264\300\327rMM\256\373\023\377\360\265\0211G\253\245\273\306Hc\242v\272\342#\271\330\340\\;\300\332!u\333\351\316\301\3245X*\217\375HQ6k*\271f\332\013\023\334\251\266\313d\025\245\313\216\213\214I\2241\t\352[tL\025\370Xn\200\223)2:\203\377-\256T\025\246\224M\262\236v[)\3556BU\315r,\027\246\013\317L\212\355\340\0269~\243\240j\027\031.F6\231\021`8\300\204l\033\312\251\316\234E\264gj\304*M\035SM\203\331\302*0\313\034\244\341&\322\0165\3135\231\3462\331\263:\326,\035\003w\216\016g\035x\047\260\331\305\206ec\250\236\203Z\304\241\014jD\010\303m\372\312\"\346!\201\210# \006\014\222\221\212\3556:VG""oR\033;\373X\267\232\362)\261\332\204\311\266@\240Q[\004\033:\265\034\262OL\n\330l\033\332\234H\320\266\344\304&0%\266e\333\026u\220y\230\266\351x\266\323\030\316x>\322\235dp\332v\362y\000\362u\334B\320\r\224\234`jX\014\2428\032\036U\304\265u\371\017\227\0475\0329I=\035\025G\243Q,N\346\270X\224\223\\,\216f\271X\034\317\355T\230\314\363\214\"E&\025\177\234\3517\232\361T\027\213\310\325\t+\035\336\243%b\335\355\226\213w\236\277\374\365\267\323L2\367A\377S\257&\205[~\315o\005\325\323\314p\356\006\357\010\345\357\341\305\350\353\370P\324\352\311\334\222\367%_\363\013~9\231;\177\372\0326\205${;\310\005\177\013\267\342B2w\261_>\315\374\236=\363\301\047\322\220\363\362\336/~\305?\t\363a-\311.x\347\275\016?\307\215\240 ow\373{\336&\317s\260,zp\372\252\327\031\302\037\343\337\006\347\0037\334\010Y\364U\374x\360\271\330\336\021;{bO\025jK\264\366\345\325N\222\275\"\256\254\005sA5\330\013\237DG1\032\376Q\3239\255\376~\356\314\205\025\177\335G>\034_\346\031\276\354\347\206\331\371\376\246\367\241\207\274N2\237\367\036\361\002/\017\347\257\364\231W\366\036\363u\336\362\037\006g\203\242\270\363MT\215\236\305\235da\t,\022\345\217~\331\177\034|\031\026\302Jx\022\347\000@_\306X<s\341\0067\305\235o\243Z\244\003\003\331\217\301e\205C&@]\222\275\316\033\376\265\340f\360,\244\321Jt\020k\003\270\271\352w\001\343f\224\217\032\361\362`iP\035f\013\376H\0177V\374j\222\205\n\014\245\247a\366b\377k\000\333\345;\376\034\030\346?\346\267\001\007\234\000\242\223\021\356{\200\372\025\244\275\031.\205O\343|\334\030|4\240\242\276\223,(pe\023J\263\022\220\260\223\036\376\212o\360\223 \037\354\2067\241 \013\005?\357\357\006\205\240\022\234D9\351\363\013\357*\317\244G\313\311\302\n\220q)\254\205(\311-\363\363\220\016hF\254\316\313\340\327\306\244\3103\215\350Z|3VEc7\231_\346s\374\021tH\305\177\rT\035G4\276+j\273b\367GI\370\003\257)\226\327\202L\360\227\260\016\224\024\3057?\014\252\203\2324AR\323\332\244 z\374}^\347\324_\361I@\303\342\250#\000V.\231_\360\316z7\275\006TT&P\014\266\200\334f\374^\\\211{b""\273!\032?\213\237\237\213\347/Fg\363\336C~\t:Z\013\256\207\226\330L\221|\350\355\362O\375\235\340\275\240\034<\202\232\256\207\315(\003\005\221E,\306@t^\344!Y\377Y\320\r\367\242\177\305(f\203\362`c\340\300\020\210\372O\342\047\210\360l\214zT\nI\366\3230\027\026\336\370>\013u\257\213\273\367\243N\234\031f/\213\313P\337\340\\\200 O1\177\235\3278H\027\372\271\376\255>\224\375r\037\311\001\311\214\335-z+\300\003\345\267\370\277\203\027P\233Y\205\370\354\273\010E\277\211\037^\210\027/\305\313_\376d\374>\316\374\227\343\257\305\023\311\010\334\370\177r=n\234\234\227\363Vy.Y\270\232\216Yu\026\220\343/\216\272&\003}X\013Za5\334\211\316F\205\250\"yJ\346/\365k\375}\017:\002\006\357\035\305\273\322\357z{\274\232,|\344\3510m\353\034\373\337\211\362\203\270\020\337\233f9\2341\376\303\257\247\314\007,,\207\017\241\320K\321\003\340\244\033\327b43Jo!\377\337\274\212\373\3606iB\323\205\216\323j\256z\243I\252\364\035o\321[\367\220\274S\3623\376\2150\003\257`=|\035\227\241\277\344\353!\346\236\014\312\360lA\344/x\216\377\325\317\312i\373\0176\312\230\003";
-    PyObject *data = __Pyx_DecompressString(cstring, 1722, 1);
+    #if (CYTHON_COMPRESS_STRINGS) == 1 /* compression: zlib (1840 bytes) */
+static const char cstring[] = "x\332\265T\277w\333F\0226\035\332\246c\332\026%&\226|\347g\220\226Orb\323a\304\213\225\227\037\016%\313\276;\307z\242DE\211\177\004o\t,%X$\000b\027\224\250s\356\251d\271%J\224(Q\242D\311rK\224\374\023\362\047\334,@\322\214\035\277\253\216\005w1;;\363\315\367\315\254\324\350QL$\243)-S\013c\251i\241\3756\326\351\235\207\233\006\305\022=@TZ\357\321\003C\2274\"\251\270\2455\260\205(n\365$B-M\241\330\022N\272\264\265\261u\257\262Z\221\220\256J\026~\215\025J$b7\224\026\"$I\320\260\265\026\325t\211\366LLJ\322?\233R\317\260%\035cU\242\206d\202\337\364\005z\200u\211`*6\322\022\322u\203\"\252\031\272\014\3275}\177IR5\013\222h],n?F-\202K[\232r\330\202C\221\r\320\331\n\225\332\270\r\200Ed\345@B\260\342V\263$\267\245\266M\250\324\300\022>6[\232\242Q\250\307\302\035\033\023\np\2164z \375\200lj\310\246\010\211\227\353\226\215\357\310MDh\033Q\345\340\276L\024\244\227\314\336\361\2736\031w\201\275\222y\254\275wba\244bK\034!U\225\241\036\254j\0045Z\030\353\342\177_\321H\262S\211\300\204\245#KH\360\014S\244\"\2126\r\035o!]S\266\023\234\223E\301@\202:\371$\246\241\023<^\327\215\266\331\302t\362\275C\221\005\211w\000\220\216\325\r\001vz_\222\001\246j+XVb\321e\371\235SP\204\200\020\0378\267\260\016%&\246\361\362\241\220\326\207\243Y%A\330\364^n#\275\047\313[@\370V\357\021\264\235\274\211\217\241\330\246,\217Z\003\313\360S\305\t\374\232\266\256\210u\177\034\037~m\244\351\361j\250v+\266\350\250\235\254\370H,BM\345\000+\207\304n\047_\026&v\213&\373Q\034\261\025\r\234\354l=\351\2171\356\304\332\245BE\021\262c\243\3268\313\210\004\371=:&\006|,>\200\223\t22\205\377=\256d\031&\227\216\253\236t[)\3516\215\310\212a\0316L\034\236\232\036\323\302M\355\370\255\201\310]\324\26212\265\251\r\014\014\034!\323\0049\345)_Dz\272\242\031\245I`\242(\007\266~\250\300\320a\031\350\245\026Rp\003)\207\212a\353T\261\251h\\\025+\206\212\201@K\205\013\026< X\357\342\226ab\220\320BM\315\"\024\204\3224\212\333\344\365kC\323\0175\310\033\303i\3018\265\222m\273\215\216\345\370\265jck\037\253\300\367\221\310k4\304cc""\2645*\232\004\301\211\334\324pK%\206\245\355k:\001\244\246\tM\257\211\022L\301\220\251\301\314\230\206i\032\304B\372a\322\264\243\351OrY\243iI\276\004\237\223&\024\017\010H\241\342&\202\336 \332\t&-\203B\026K\301bn\251,@\221X*\333T\305?\304\031\213\027\307K\202\036\025\343\231)\026\307\003^,\212\021/\026\343!/\026G\003=\331\214\007}\312\220\200\024\206?\016\373[\313h\334\213Ed\253\032-\035\256\222\222f\334\357\226\213w_\274\372\367o\247\251(\375q\377sV\023\233\333n\315mz\325\323\3240}\323\351p\351\013\377R\360Mx\310k\333Qz\216=p\226\335\202[\216\322\027N\337\300G!\312\334\361r\336g\376fX\210\322\227\372\345\323\324\357\347\317\234\273\316\027>\363\n\036\270\315\363\371e/\345\375\325\257\r\323yV\215\322\347\242\314,\273\347t!K\303;\353\335\362\352\376BP\014\326\002\024e.\365W\331\nCQ\366j\377\210!~\355\013?\345\317\372_\372;\301Yp\251F\3319V\2162\331\376?\330\032\213\335\037\260\002\237\273\353U\275m\317\362\347\3745\277\021\244\204\303Z\277\301R\000%s\346\343\277\010\2149\226g\277\272\025\367\304\317\373\265(3\303.\260\216s\336iy\005QH\267\277\3076\234\274S\023\320\300\373\032\353\014\341\217:\337y\027<\333_\367i\360u\370d\360w\276\265\303w\366\370\236\314\345&o\356\213\253\235(s\225_]\366\322\200a\317\177\032\034\205h\370GK\347\264\n\214\\\\tW\\\344\202\373\274\223r\346\335\334\020Pn\260O\030b\235(\233g\217\235\202S\036B\335\224\225\331\023g\305i\272\217\200\235\"\277\373mP\r\236\207\235h\006j\217Q\376\344\226\335\047\336\003\277\340W\374\2230\007\000\372\"\307\354\231\2137\035\235\337\375.\250\005*\210\221\271\016!+\016T\002*F\231\033N\335]\000\266\237\373$X\014\016Be\0007\227\334.`\334\010\362A=\234\037\314\r\252\303L\301\215\355pc\321\255F\031h\206\241\2104\004\262\277\001\260]g\307M\303A\366\272s\007pT\205\010\345(\306\275\n\250_C\331\033 \304\2630\037\326\007\237\016\010\337\336\211f$\270\262\001]\262\350i~\047q\376\332YwN\274\274\267\353\337\002Af\nn\336\335\205\206\251x\047AN\304\374\212]sR\211k9\232Y\0042.\3735\037E\271y\347\002\224\003\226\230\325\254H""\2760\"E\370\324\203\205\360V(\363\372n\224\235w\322\316ch\326\212\373\006\250:\016Hx\237\327v\371\356O\202\3605\326\030w\3466PR\344\337\3768\250\016j\342\250\032\275\325&\001\321s\3169\333\016q\027]\315#~1\356\010\200\225\213\2623\354,\273\305\352\240\250(\240\350m\002\271\215\360\243\260\022\366\370V\235\327\177\341\277\274\340/^\306\276y\366\310\271\014m\257x7|\203o$H>a\273\316\347\356\216\367\221W\366\036\203\246+\242\205A\020!b1\004\242\363<\017\305\272\317\275\256\277\027\374+D!\035\224\007\353\003\013\346\221o\377\314\177\206\014\317G\250c)\004\331\317\374\234_x\033[L\3316\277\3770\350\204\251a\346\n\277\002\372z\347=\230\240,\317\336pj\016\354.\366s\375\333}\220\375J\037\211\001I\215\302\315\262E\340\2018\267\235\377x/A\233i\003\277\367}\200\202\337\370\217/\371\313W\374\325\257\357\034\376\020\246\376\304\375\r\177*\030\201\033\377O\256G\215\223c9\266\344\344\242\231k\311\230U\247\001Y\356l\3345)\350\303\232\327\364\253\361;S\010*\202\247({\271_\353\357\263Z\362\350\374\271xW\373]\266\347T\243\231O\231\n\323\266\342`\367{^^\013\013\341\352\244\312\341\324\341\227\356v\302\274G\375\262\377\010\204\236\023\017_\320\rk!\232\032\245\367\220\377o^\371Cx\233\024\256\250\\\305\211\232K,\236\244J\337b\263\311\253:\313Jn\312\275\t\217j\036\232\376MX\206\376\022\257\007O?\035\224\341\331\202\314_99\347onFL\333\177\001\352\035\3403";
+    PyObject *data = __Pyx_DecompressString(cstring, 1840, 1);
     #define __Pyx_DecompressString_LZSS_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2218 bytes) */
-static const char cstring[] = "\377 bytes o\377f (tree \377fragment\377)?Note t\377hat Cyth\377on is de\377liberate\377ly stric\367ter!\001n PE\377P-484 an\377d reject\377s subcla\373ss[\003built\377in types\377. If you\377 need to\363 p%\000%\tthen\357 set\200\000e \047\377annotati\367on_<\000ing\047o dirb\000iv\242\000\377o False.\037Pickl\032\000\313\001\233\000\177uct mem\256\000\336\207\001ch a\220\000el\377f._m mus\377t be exp\337licit\315\000re\337quest\214\000wi\377th @auto\373_pO\001e(Tru\377e)_fastm\377atch/_sc\337an_ev\247 .p\373xi\t\016reade\275r\027\001add_\271\000e\377disablee\275n\002\001gcis\004\003d\275s|\001e wr\353!M\377etadataN\377onePanicyR\216\003\000\004Rece\356\000\375d\r\006sponse\373Re\002\003Compl{et\007\006Star\314\000=S\250\000nedE\251\001\000\t\377.__reduc7e_c\334B__\017\014\373 9s\362 \t\024ren\340\000W\003\311r\000\004;\025ri\0007\024r.\370\307!8\005\322\"many_\257_Pyx\001\000D\340`_\377NextRef_\375_\200de____d\274\026\001\006\000func\014\001g\363et\250\003\032\000main\276 \001modul)\002n[am\002\003ew9\001pZ\000\377checksum\373__\n\001resul\301t\006\003A\004!\001\251\204\001\033\003un4\206c\237$r1\003vt\322A\214\001Oqual^\005\321$_\321.\366\352&ex\300\001set_\362\222\005s\265\010\351.__te\323st\356\005\377f.\202\204\003is\377_corouti\373ne\237\205\010prefi\375x\261\205\007s_valu\357eapi\000\006_ve\377rsionapp\372\314@_!\010async\367io.P\006sccl\372]\000_\327 trace\377backcoun\357tcut\260\204\001dec\377ode_strd\377escribee\177nvelope\273@\177rafirst\241@\377iitemsjo\277inkind\214\003l\371e&\000\227\003mmax_\376\217\210\002mergedo}b\307\207\001omit_\224`\375a\017\000_field\377sorigins~\362\000pparti\230\207\001\375p\230\206\001piecep\377opposran\021k\241\204\003\325\206\004\373\003r\251\205\004\211#\306\206\001\376\356fselfset\357defa\213`siz\337eslotc\000rc\375e\207\205\002update\303us\346\000\351d\317\"\324\"swm\"\340\205\002\"\"\300\206\005\"\"\306\206\001\033\"\"\307\206\002\"\"\307\206\004\000\006\310\206\005\300\006\010\314\206\003\047\001\306\206\013\010\007""\317\206\004\"\"\377audit.k8\377s.io/v1\"\377,[]{}\200\001\330\277\004\n\210+\220Q\005\001%\377\240Q\240f\250A\200\001\377\340\004\037\230q\320 0\377\260\013\270;\300k\320Q\377R\330\004\023\2207\230(\377\240!\2401\330\004\007\200\375|\n\000!\330\010)\250\021\377\250*\260N\300!\330\004\377\013\2101\200\001\360\010\000\367\n\033\230\026\000\021\220\024\220\377^\2404\240z\260\024\260\377Q\330\010\020\220\007\220q\337\230\006\230l\250\047\000\007\200\377v\210W\220E\230\024\230\366\027\000\022\220D\000\027\220q\340\377\010\027\220t\230=\250\007\377\250u\260C\260t\2709\377\300G\3105\320PS\320\377SW\320W_\320_f\367\320fgu\001q\330\010\017\377\320\017(\250\004\250A\250\377W\260K\270w\300a\340\376\004\013q\200A\360\006\000\t\277$\2403\240a\240,\000\030\377\230\001\230\030\240\021\340\010\377\014\210E\220\025\220a\220\377q\330\014\024\220F\230!\377\2301\340\014\017\210t\220\3771\220G\2303\230f\240\377D\250\002\250\"\320,<\377\270A\270Z\300q\330\020\371\023\027\000\242\001V\2401\240G\377\2507\260!\2604\260z\353\300\021~\000\210`\001\022\000\t\377\037\230n\320,=\270Q\333\270d\377\000\010\032P\0004\230\374\307\000\270 \330\010\035\230T\240\377\031\250#\250Z\260s\270\277$\270h\300c\3107\000\047\373\240v\263\000E\270\024\270T\377\300\030\310\023\310A\340\010\363!\240\023\002\325\000$\240A\330\365\010\377 \340F\001\340\010\013\210};\252\000v\230S\240\004\026\000\217\014\032\230)\205\000\037\000\346 \330\352\263\0028\263\000j\206 E\260\023\377\260M\300\024\300T\310\026\377\310s\320RS\330\020 \3720\000E\230@$\250i\260q\376\047\0039\230C\230z\250\024\357\250U\260#\216@\020!\240\377\024\240U\250!\2504\250\373z\270\317\000\013\2106\220\027{\230\001R\0031\330\020$\212 \377\r\260Q\260a\330\021\030\307\230\007\230\212 \232\000\322!\014\210\3171\330\014\031\270@\221!D\250\377\r\260T\270\031\300#\300\377_\320TU\330\014\030\230w\004\230F\237`4\240|\250 \377x\270s\300/\320QU\367\320UV\355!B\220b\320\377\030(\250\001\250\034\260R\376\220 \"\320<L\310A\310\341Q\210A\364\000\223F\177\003y\230""\005\377\230R\230s\240$\240i\317\250s\260\"\215b\224\000\021\330\377\014\020\220\002\220#\220T\334\317@\275\001\"\250N\332 b\300\377\003\3004\300y\320PT\377\320TY\320Y[\320[\367\\\330\020)\000\024\220D\230\377\r\240Q\240c\250\035\260\367o\320E\204\003\025\220U\230\377+\240S\250\003\2501\250}F\321@3\260b\270\001\216@n\301A\"\300A\231`\320\024\207@\377\240Z\250v\260W\270J\377\300a\300t\3101\310C\377\310r\320QR\320RX\213\320X_\000Z\257\004\206B\351!M\277\260\021\260!\330\014T\005\002\376\365@R\320/?\270q\300\377\001\340\010\016\320\016\047\240\377q\250\006\250a\330\010\014\277\320\014\035\230Q\230\007\000\t\377\210\021\210%\210q\330\010\373\016\210\025\000\020\220\001\330\010\376\325B\022\220$\220a\220s\277\230%\230~\250\\\231@\014\376\006\010\320->\270a\270}\377\320L\\\320\\]\320]{^\330\017\013@\300\001\330\035\017\007|\320K\216!/\000\220\201Y\304\205\002\363 \377\220\021\220\047\230\021\330\020\365\027\341\205\003A\227\tr\240\022\240\3671\240D\201`\024\250Q\250\377f\260A\260S\270\002\270\367!\2704\244!\330\014\r\210oQ\210g\220\217`\023\220\342`\376\250R\017\210v\220W\230A\377\330\020\026\220d\230!\230\3773\230e\240>\3201B\257\300!\3008\335\006\340\022\0102\373\240R\364#\250t\2601\260\335D\346@\023\270B\300 v\300\207Q\300a\352$\245\022\350*\3032\320\377?S\320Sc\320cd\337\320de\330\010\312A\047\220\376\305\205\0024\210r\220\022\2203\373\220a\232A.\240\001\240\037\377\260\001\260\024\260R\260|\373\3001\335`\010\017\210q\320\337\004K\3101\340\007\000t\220\3776\230\021\230&\240\010\250\007\r\260Q";
-    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2218, 2906);
+    #elif (CYTHON_COMPRESS_STRINGS) > 0 && (CYTHON_COMPRESS_STRINGS) <= 90 /* compression: lzss (2377 bytes) */
+static const char cstring[] = "\377 bytes o\377f (tree \377fragment\377)?Note t\377hat Cyth\377on is de\377liberate\377ly stric\367ter!\001n PE\377P-484 an\377d reject\377s subcla\373ss[\003built\377in types\377. If you\377 need to\363 p%\000%\tthen\357 set\200\000e \047\377annotati\367on_<\000ing\047o dirb\000iv\242\000\377o False.\037Pickl\032\000\313\001\233\000\177uct mem\256\000\336\207\001ch a\220\000el\377f._m mus\377t be exp\337licit\315\000re\337quest\214\000wi\377th @auto\373_pO\001e(Tru\377e)_fastm\377atch/_sc\277an.pyx\004\r_{ev\273 .pxi\t\016\277reader\027\001a\367dd_\315\000edis\277ableen\002\001g\267cis\004\003ds\220\001e\367 wr\377!Meta\377dataNone?PanicR\242\003\000\004\257Rece\202 d\r\006s\177ponseRe\002\003\177Complet\007\006\257Star\340\000S\274\000n\347edE\251\001\000\t.__\377reduce_c&\360B__\017\014\217@s\206@\t\024\047ren\340\000W\003r\000\004;\025\031ri\0007\024r.\333!8\005\347!\377_many__P\356\356 PyD\364`_Ne\177xtRef__\224d?e____d\026\001\006\000\357func\014\001get\274\250\003\032\000main \001m\357odul)\002nam\346\002\003ew9\001\312Ache\177cksum__\330A?result\006\003A\004\230\357A\275\204\001\033\003un\232c\237$r\3461\003vt\322A\214\001qua\311l^\005\321$_\321.\352&ex^\300\001set_\222\005s\265\010~\351.__test\356\005\372\223\204\006.\227\204\002_is_c\377oroutine~\263\205\010prefix\305\205\007\377s_valuea\373pi\000\006_vers\277ionapp\314@_\376!\010asyncio\375.P\006scchun\327kclb\000_\334 tr\377acebackc\177ountcut\265\204\001\377decode_s\377trdescri\377beenvelo\373pe\300@rafir\373st\246@iitem\377sjjoinki\233nd\222\003le\047\000\235\003m\357max_\251\210\002mer\177gednnewt\001{ob\351\207\001omit\241a\375a\027\000_field\377sorigins~\200 pparti\272\207\001\375p\272\206\001piecep\377opposran\021k\257\204\003\367\206\004\211#r\267\205\004\227#\350\206\001\376\374fselfset\357defa\231`siz\337eslotc\000rc\255e\264\206\001t_\211!s\240\205\002u\177pdateus\372\000\270\202\204\004\350\"\355\"sw\"\371\205\002\"m\"\331\206\005\"\"\337\206\001\"\"\340\206\002\003\"\"\340\206\004\000\006""\341\206\005\006\010\345\206\003\047\001\370\337\206\013\010\007\350\206\004\"\"aud\377it.k8s.i\377o/v1\",[]\377{}\200\001\330\004\n\210\367+\220Q\005\001%\240Q\240\377f\250A\200\001\340\004\037\377\230q\320 0\260\013\270\377;\300k\320QR\330\004\377\023\2207\230(\240!\240\2771\330\004\007\200|\n\000!\377\330\010)\250\021\250*\260\377N\300!\330\004\013\2101\377\200\001\360\006\000\005\032\320\337\031*\250!\250$\000\030\320\377\030(\250\001\250\034\260Q\377\340\004\024\220A\330\004\005\177\330\010\022\220-\230vc\000\377b\250\002\250#\250T\260\377\031\270\"\270B\270a\330\377\010\013\2108\2203\220a\377\330\014\017\210w\220a\320\377\0270\260\001\260\022\2602\357\260S\270\002 \000A\330\014\377\023\2201\330\010\014\210H\367\220B\220*\0027\220!\320\377\023,\250A\250R\250r\377\260\023\260B\260b\270\001\276\035\001B\210b\220\001\210\000\010\357\000\n\033\230\241\000\021\220\024\377\220^\2404\240z\260\024\377\260Q\330\010\020\220\007\220\277q\230\006\230l\250\262\000\007\377\200v\210W\220E\230\024\355\230\027\000\022\220\317\000\027\220q\377\340\010\027\220t\230=\250\377\007\250u\260C\260t\270\3779\300G\3105\320PS\377\320SW\320W_\320_\357f\320fg\200!q\330\010\277\017\320\017(\250\004\201\000W\177\260K\270w\300a\340\004\013\367q\200A\217 \t$\2403\367\240a\240,\000\030\230\001\230\357\030\240\021\340\304\000E\220\025\377\220a\220q\330\014\024\220\277F\230!\2301\340\365\000t\377\2201\220G\2303\230f\373\240D\233 \"\320,<\270\177A\270Z\300q\330\020\371\000\376\241\002V\2401\240G\2507\377\260!\2604\260z\300\021\372~\000\210`\001\022\000\t\037\230\377n\320,=\270Q\270d6\212@\010\032P\0004\230\307\000\303@\177\330\010\035\230T\240\031\353 \377Z\260s\270$\270h\300\373c\3107\000\047\240v\250W\377\260E\270\024\270T\300\030\377\310\023\310A\340\010!\240|\023\002\325\000$\240A\330\010\212`\325\340F\001\340\231@;\252\000v\230\367S\240\004\026\000\014\032\230)p\205\000\037\000\361@\254At\2208\263\000\365j\206 E\206@M\300\024\300\377T\310\026\310s\320RS\327\330\020 0\000E\243`$\250\367i\260q""\047\0039\230C\230\177z\250\024\250U\260#\216@\277\020!\240\024\240U\256`4\367\250z\270\317\000\013\2106\220\367\027\230\001R\0031\330\020$\376\212 \r\260Q\260a\330\021\217\030\230\007\230\212 \232\000\322!\014\237\2101\330\014\031\270@\221!D\377\250\r\260T\270\031\300#\377\300_\320TU\330\014\030\277\230\004\230F\240!\364@|\376\250 x\270s\300/\320Q\357U\320UV\355!B\220b\372\222\204\005R\220 \"\320<L\310gA\310Q\210A\364\000\014\210\225D\376\177\003y\230\005\230R\230s\377\240$\240i\250s\260\"\374\215b\224\000\021\330\014\020\220\002\317\220#\220T\317@\275\001\"\250\375N\332 b\300\003\3004\300\377y\320PT\320TY\320\177Y[\320[\\\330\020)\000\377\024\220D\230\r\240Q\240\177c\250\035\260o\320E\204\003\377\025\220U\230+\240S\250_\003\2501\250F\321@3\277\204\001\334\216@\301A\"\300A\231`\320\024\376\207@\240Z\250v\260W\270\377J\300a\300t\3101\310\377C\310r\320QR\320R\027X\320X_\000Z\257\004\206B\351!\177M\260\021\260!\330\014T\005\376\342\205\001R\320/?\270q\300\377\001\340\010\016\320\016\047\240\377q\250\006\250a\330\010\014\377\320\014\035\230Q\230a\330\377\010\t\210\021\210%\210q_\330\010\016\210a\235\205\001\001\212\206\001\376\332 \022\220$\220a\220s\277\230%\230~\250\\\231@\014\376\006\010\320->\270a\270}\377\320L\\\320\\]\320]{^\330\017\013@\300\001\330\035\017\307|\320K\216!/\000\220\201Y\017\210\373t\220\236A\220\021\220\047\230\257\021\330\020\027\341\205\003A\227\tr\377\240\022\2401\240D\250\001\377\250\024\250Q\250f\260A\356\343\207\002!\2704\244!\330\014\r\277\210Q\210g\220Q\357\207\003\014\376\250R\017\210v\220W\230A\377\330\020\026\220d\230!\230\3773\230e\240>\3201B\257\300!\3008\335\006\340\022\0102\373\240R\364#\250t\2601\260\337D\270\001\270\023\365\210\001\270v\017\300Q\300a\352$\245\022\350*\3032\377\320?S\320Sc\320cod\320de\310C\047\220\305\205\002\3374\210r\220\022\320\211\003\022\220\377.\240\001\240\037\260\001\260\177\024\260R\260|\3001\335`\377\010\017\210q\320\004K\310\3731\340\007\000t\2206\230\021\377\230&\240\010\250\r\260Q";
+    PyObject *data = __Pyx_DecompressString_LZSS(cstring, 2377, 3090);
     #define __Pyx_DecompressString_UNUSED
     if (unlikely(!data)) __PYX_ERR(0, 1, __pyx_L1_error)
     const char* const bytes = __Pyx_PyBytes_AsString(data);
     #if !CYTHON_ASSUME_SAFE_MACROS
     if (likely(bytes)); else { Py_DECREF(data); __PYX_ERR(0, 1, __pyx_L1_error) }
     #endif
-    #else /* compression: none (2906 bytes) */
-static const char bytes[] = " bytes of (tree fragment)?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)_fastmatch/_scan_event.pxi_fastmatch/_scan_reader.pxiadd_notedisableenablegcisenabledsplice wrote MetadataNonePanicRequestRequestReceivedRequestResponseResponseCompleteResponseStartedScannedEventScannedEvent.__reduce_cython__ScannedEvent.__setstate_cython__ScannedEvent.renderScannerScanner.__reduce_cython__Scanner.__setstate_cython__Scanner.scanScanner.scan_many__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Scanner__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_fastmatch._scan_is_coroutineannotation_prefixannotations_valueapi_valueapi_versionappend_annotationsasyncio.coroutinesccline_in_tracebackcountcutdatadecode_strdescribeenvelopeextrafirstgetiitemsjoinkind_valuelevel_valuemmax_bytesmergedobjectomit_managed_fieldsoriginsoutppartitionpatchpiecepopposrankrenderrequest_valueresponse_valuescanscan_manyselfsetdefaultsizeslotsourcestateupdateuse_setstatevaluevaluesw\"Event\"\"Metadata\"\"None\"\"Panic\"\"Request\"\"RequestReceived\"\"RequestResponse\"\"ResponseComplete\"\"ResponseStarted\"\"audit.k8s.io/v1\",[]{}\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\010\000\n\033\230!\330\010\021\220\024\220^\2404\240z\260\024\260Q\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230=\250\007\250u\260C\260t\2709\300G\3105\320PS""\320SW\320W_\320_f\320fg\330\004\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200A\360\006\000\t$\2403\240a\240q\330\010\030\230\001\230\030\240\021\340\010\014\210E\220\025\220a\220q\330\014\024\220F\230!\2301\340\014\017\210t\2201\220G\2303\230f\240D\250\002\250\"\320,<\270A\270Z\300q\330\020\023\2201\220E\230\024\230V\2401\240G\2507\260!\2604\260z\300\021\330\010\017\210q\200A\360\022\000\t\037\230n\320,=\270Q\270d\300!\330\010\032\230!\2304\230q\340\010\037\230q\330\010\035\230T\240\031\250#\250Z\260s\270$\270h\300c\310\021\330\010\047\240v\250W\260E\270\024\270T\300\030\310\023\310A\340\010!\240\021\330\010\047\240q\330\010$\240A\330\010%\240Q\340\010\032\230!\340\010\013\210;\220a\220v\230S\240\004\240A\330\014\032\230)\2401\240A\330\010\013\2101\330\014\017\210t\2208\2303\230j\250\004\250E\260\023\260M\300\024\300T\310\026\310s\320RS\330\020 \240\004\240E\250\021\250$\250i\260q\330\014\017\210t\2209\230C\230z\250\024\250U\260#\260Q\330\020!\240\024\240U\250!\2504\250z\270\021\330\010\013\2106\220\027\230\001\330\014\017\210t\2201\330\020$\240D\250\r\260Q\260a\330\021\030\230\007\230q\330\020$\240A\360\006\000\t\014\2101\330\014\031\230\024\230V\2401\240D\250\r\260T\270\031\300#\300_\320TU\330\014\030\230\004\230F\240!\2404\240|\2604\260x\270s\300/\320QU\320UV\330\014\024\220B\220b\320\030(\250\001\250\034\260R\260s\270\"\320<L\310A\310Q\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\025\220U\230+\240S\250\003\2501\250F\260!\2603\260b\270\001\270\024\270Q\270d\300\"\300A\330\014\024\320\024$\240A\240Z\250v\260W\270J\300a\300t\3101\310C\310r\320QR\320RX\320XY\320YZ\330\014\024\220A\330\010\013\2101\330\014 \240""\004\240M\260\021\260!\330\014\025\220U\230+\240S\250\002\250#\250R\320/?\270q\300\001\340\010\016\320\016\047\240q\250\006\250a\330\010\014\320\014\035\230Q\230a\330\010\t\210\021\210%\210q\330\010\016\210a\330\010\020\220\001\330\010\013\2101\330\014\022\220$\220a\220s\230%\230~\250\\\270\021\330\014\022\220$\220a\220s\230%\230~\320->\270a\270}\320L\\\320\\]\320]^\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\270|\320K[\320[\\\320\\]\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\024\220A\330\014\022\220$\220a\220s\230%\230r\240\022\2401\240D\250\001\250\024\250Q\250f\260A\260S\270\002\270!\2704\270q\300\001\330\014\r\210Q\210g\220Q\330\014\023\2201\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\017\210v\220W\230A\330\020\026\220d\230!\2303\230e\240>\3201B\300!\3008\320K[\320[\\\320\\]\340\020\026\220d\230!\2303\230e\2402\240R\240q\250\006\250a\250t\2601\260D\270\001\270\023\270B\270a\270v\300Q\300a\330\010\013\2101\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\320?S\320Sc\320cd\320de\330\010\t\210\021\210\047\220\021\330\010\013\2104\210r\220\022\2203\220a\330\014\022\220.\240\001\240\037\260\001\260\024\260R\260|\3001\300A\330\010\017\210q\320\004K\3101\340\010\017\210t\2206\230\021\230&\240\010\250\r\260Q";
+    #else /* compression: none (3090 bytes) */
+static const char bytes[] = " bytes of (tree fragment)?Note that Cython is deliberately stricter than PEP-484 and rejects subclasses of builtin types. If you need to pass subclasses then set the \047annotation_typing\047 directive to False.Pickling of struct members such as self._m must be explicitly requested with @auto_pickle(True)_fastmatch/_scan.pyx_fastmatch/_scan_event.pxi_fastmatch/_scan_reader.pxiadd_notedisableenablegcisenabledsplice wrote MetadataNonePanicRequestRequestReceivedRequestResponseResponseCompleteResponseStartedScannedEventScannedEvent.__reduce_cython__ScannedEvent.__setstate_cython__ScannedEvent.renderScannerScanner.__reduce_cython__Scanner.__setstate_cython__Scanner.scanScanner.scan_many__Pyx_PyDict_NextRef__annotate____dict____func____getstate____main____module____name____new____pyx_checksum__pyx_result__pyx_state__pyx_type__pyx_unpickle_Scanner__pyx_vtable____qualname____reduce____reduce_cython____reduce_ex____set_name____setstate____setstate_cython____test___dict_fastmatch._scan_is_coroutineannotation_prefixannotations_valueapi_valueapi_versionappend_annotationsasyncio.coroutinescchunkcline_in_tracebackcountcutdatadecode_strdescribeenvelopeextrafirstgetiitemsjjoinkind_valuelevel_valuemmax_bytesmergednnewlineobjectomit_managed_fieldsoriginsoutppartitionpatchpiecepopposrankrenderrequest_valueresponse_valuescanscan_manyselfsetdefaultsizeslotsourcesplit_linesstateupdateuse_setstatevaluevaluesw\"Event\"\"Metadata\"\"None\"\"Panic\"\"Request\"\"RequestReceived\"\"RequestResponse\"\"ResponseComplete\"\"ResponseStarted\"\"audit.k8s.io/v1\",[]{}\200\001\330\004\n\210+\220Q\200\001\330\004%\240Q\240f\250A\200\001\340\004\037\230q\320 0\260\013\270;\300k\320QR\330\004\023\2207\230(\240!\2401\330\004\007\200|\2207\230!\330\010)\250\021\250*\260N\300!\330\004\013\2101\200\001\360\006\000\005\032\320\031*\250!\2501\330\004\030\320\030(\250\001\250\034\260Q\340\004\024\220A\330\004\005\330\010\022\220-\230v\240Q\240b\250\002\250#\250T\260\031\270\"\270B\270a\330\010\013\2108\2203""\220a\330\014\017\210w\220a\320\0270\260\001\260\022\2602\260S\270\002\270\"\270A\330\014\023\2201\330\010\014\210H\220B\220a\330\010\013\2107\220!\320\023,\250A\250R\250r\260\023\260B\260b\270\001\330\010\014\210B\210b\220\001\200\001\360\010\000\n\033\230!\330\010\021\220\024\220^\2404\240z\260\024\260Q\330\010\020\220\007\220q\230\006\230l\250!\330\004\007\200v\210W\220E\230\024\230Q\330\010\022\220!\330\010\027\220q\340\010\027\220t\230=\250\007\250u\260C\260t\2709\300G\3105\320PS\320SW\320W_\320_f\320fg\330\004\007\200q\330\010\017\320\017(\250\004\250A\250W\260K\270w\300a\340\010\017\320\017(\250\004\250A\250W\260K\270q\200A\360\006\000\t$\2403\240a\240q\330\010\030\230\001\230\030\240\021\340\010\014\210E\220\025\220a\220q\330\014\024\220F\230!\2301\340\014\017\210t\2201\220G\2303\230f\240D\250\002\250\"\320,<\270A\270Z\300q\330\020\023\2201\220E\230\024\230V\2401\240G\2507\260!\2604\260z\300\021\330\010\017\210q\200A\360\022\000\t\037\230n\320,=\270Q\270d\300!\330\010\032\230!\2304\230q\340\010\037\230q\330\010\035\230T\240\031\250#\250Z\260s\270$\270h\300c\310\021\330\010\047\240v\250W\260E\270\024\270T\300\030\310\023\310A\340\010!\240\021\330\010\047\240q\330\010$\240A\330\010%\240Q\340\010\032\230!\340\010\013\210;\220a\220v\230S\240\004\240A\330\014\032\230)\2401\240A\330\010\013\2101\330\014\017\210t\2208\2303\230j\250\004\250E\260\023\260M\300\024\300T\310\026\310s\320RS\330\020 \240\004\240E\250\021\250$\250i\260q\330\014\017\210t\2209\230C\230z\250\024\250U\260#\260Q\330\020!\240\024\240U\250!\2504\250z\270\021\330\010\013\2106\220\027\230\001\330\014\017\210t\2201\330\020$\240D\250\r\260Q\260a\330\021\030\230\007\230q\330\020$\240A\360\006\000\t\014\2101\330\014\031\230\024\230V\2401\240D\250\r\260T\270\031\300#\300_\320TU\330\014\030\230\004\230F\240!\2404\240|\2604\260x\270s\300/\320QU\320UV\330\014\024\220B\220b\320\030(\250\001\250\034\260R\260s\270\"\320<L\310A\310Q\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y""\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\025\220U\230+\240S\250\003\2501\250F\260!\2603\260b\270\001\270\024\270Q\270d\300\"\300A\330\014\024\320\024$\240A\240Z\250v\260W\270J\300a\300t\3101\310C\310r\320QR\320RX\320XY\320YZ\330\014\024\220A\330\010\013\2101\330\014 \240\004\240M\260\021\260!\330\014\025\220U\230+\240S\250\002\250#\250R\320/?\270q\300\001\340\010\016\320\016\047\240q\250\006\250a\330\010\014\320\014\035\230Q\230a\330\010\t\210\021\210%\210q\330\010\016\210a\330\010\020\220\001\330\010\013\2101\330\014\022\220$\220a\220s\230%\230~\250\\\270\021\330\014\022\220$\220a\220s\230%\230~\320->\270a\270}\320L\\\320\\]\320]^\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\270|\320K[\320[\\\320\\]\330\014\024\220A\330\010\014\210E\220\025\220a\220q\230\001\330\014\017\210y\230\005\230R\230s\240$\240i\250s\260\"\260C\260t\2701\330\020\021\330\014\020\220\002\220#\220T\230\030\240\024\240U\250\"\250N\270$\270b\300\003\3004\300y\320PT\320TY\320Y[\320[\\\330\020\021\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\024\220A\330\014\022\220$\220a\220s\230%\230r\240\022\2401\240D\250\001\250\024\250Q\250f\260A\260S\270\002\270!\2704\270q\300\001\330\014\r\210Q\210g\220Q\330\014\023\2201\330\014\024\220D\230\r\240Q\240c\250\035\260o\320EU\320UV\330\014\017\210v\220W\230A\330\020\026\220d\230!\2303\230e\240>\3201B\300!\3008\320K[\320[\\\320\\]\340\020\026\220d\230!\2303\230e\2402\240R\240q\250\006\250a\250t\2601\260D\270\001\270\023\270B\270a\270v\300Q\300a\330\010\013\2101\330\014\017\210t\2201\330\020\021\220\021\220\047\230\021\330\020\027\220q\330\014\022\220$\220a\220s\230%\230~\320-@\300\001\330\014\022\220$\220a\220s\230%\230~\320->\270a\320?S\320Sc\320cd\320de""\330\010\t\210\021\210\047\220\021\330\010\013\2104\210r\220\022\2203\220a\330\014\022\220.\240\001\240\037\260\001\260\024\260R\260|\3001\300A\330\010\017\210q\320\004K\3101\340\010\017\210t\2206\230\021\230&\240\010\250\r\260Q";
     PyObject *data = NULL;
     #define __Pyx_DecompressString_UNUSED
     #define __Pyx_DecompressString_LZSS_UNUSED
     #endif
     PyObject **stringtab = __pyx_mstate->__pyx_string_tab;
     Py_ssize_t pos = 0;
-    for (int i = 0; i < 109; i++) {
+    for (int i = 0; i < 115; i++) {
       Py_ssize_t bytes_length = str_length_index[i].length;
       PyObject *string = PyUnicode_DecodeUTF8(bytes + pos, bytes_length, NULL);
-      if (likely(string) && i >= 14) PyUnicode_InternInPlace(&string);
+      if (likely(string) && i >= 15) PyUnicode_InternInPlace(&string);
       if (unlikely(!string)) {
         Py_XDECREF(data);
         __PYX_ERR(0, 1, __pyx_L1_error)
@@ -18921,8 +19222,8 @@ static const char bytes[] = " bytes of (tree fragment)?Note that Cython is delib
       stringtab[i] = string;
       pos += bytes_length;
     }
-    for (int i = 109; i < 131; i++) {
-      Py_ssize_t bytes_length = bytes_length_index[i-109].length;
+    for (int i = 115; i < 138; i++) {
+      Py_ssize_t bytes_length = bytes_length_index[i-115].length;
       PyObject *string = PyBytes_FromStringAndSize(bytes + pos, bytes_length);
       stringtab[i] = string;
       pos += bytes_length;
@@ -18932,15 +19233,15 @@ static const char bytes[] = " bytes of (tree fragment)?Note that Cython is delib
       }
     }
     Py_XDECREF(data);
-    for (Py_ssize_t i = 0; i < 131; i++) {
+    for (Py_ssize_t i = 0; i < 138; i++) {
       if (unlikely(PyObject_Hash(stringtab[i]) == -1)) {
         __PYX_ERR(0, 1, __pyx_L1_error)
       }
     }
     #if CYTHON_IMMORTAL_CONSTANTS
     {
-      PyObject **table = stringtab + 109;
-      for (Py_ssize_t i=0; i<22; ++i) {
+      PyObject **table = stringtab + 115;
+      for (Py_ssize_t i=0; i<23; ++i) {
         #if PY_VERSION_HEX >= 0x030F0000
         PyUnstable_SetImmortal(table[i]);
         #elif CYTHON_COMPILING_IN_CPYTHON_FREETHREADING
@@ -19006,7 +19307,7 @@ typedef struct {
     unsigned int num_kwonly_args : 1;
     unsigned int nlocals : 5;
     unsigned int flags : 10;
-    unsigned int first_line : 7;
+    unsigned int first_line : 9;
 } __Pyx_PyCode_New_function_description;
 #ifdef __cplusplus
 } /* anonymous namespace */
@@ -19061,9 +19362,14 @@ static int __Pyx_CreateCodeObjects(__pyx_mstatetype *__pyx_mstate) {
     __pyx_mstate_global->__pyx_codeobj_tab[6] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_setstate_cython, __pyx_mstate->__pyx_kp_b_iso88591_QfA, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[6])) goto bad;
   }
   {
+    const __Pyx_PyCode_New_function_description descr = {1, 0, 0, 7, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 389};
+    PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_chunk, __pyx_mstate->__pyx_n_u_p, __pyx_mstate->__pyx_n_u_n, __pyx_mstate->__pyx_n_u_i, __pyx_mstate->__pyx_n_u_j, __pyx_mstate->__pyx_n_u_newline, __pyx_mstate->__pyx_n_u_out};
+    __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_fastmatch__scan_pyx, __pyx_mstate->__pyx_n_u_split_lines, __pyx_mstate->__pyx_kp_b_iso88591_1_Q_A_vQb_T_Ba_83a_wa_0_2S_A_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
+  }
+  {
     const __Pyx_PyCode_New_function_description descr = {3, 0, 0, 4, (unsigned int)(CO_OPTIMIZED|CO_NEWLOCALS), 4};
     PyObject* const varnames[] = {__pyx_mstate->__pyx_n_u_pyx_type, __pyx_mstate->__pyx_n_u_pyx_checksum, __pyx_mstate->__pyx_n_u_pyx_state, __pyx_mstate->__pyx_n_u_pyx_result};
-    __pyx_mstate_global->__pyx_codeobj_tab[7] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_pyx_unpickle_Scanner, __pyx_mstate->__pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[7])) goto bad;
+    __pyx_mstate_global->__pyx_codeobj_tab[8] = __Pyx_PyCode_New(descr, varnames, __pyx_mstate->__pyx_kp_u_tree_fragment, __pyx_mstate->__pyx_n_u_pyx_unpickle_Scanner, __pyx_mstate->__pyx_kp_b_iso88591_q_0_kQR_7_1_7_N_1, tuple_dedup_map); if (unlikely(!__pyx_mstate_global->__pyx_codeobj_tab[8])) goto bad;
   }
   Py_DECREF(tuple_dedup_map);
   return 0;

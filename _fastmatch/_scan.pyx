@@ -384,3 +384,20 @@ include "_scan_splice.pxi"
 include "_scan_event.pxi"
 include "_scan_reader.pxi"
 
+
+
+def split_lines(bytes chunk):
+    """``chunk.split(b"\\n")``, found with memchr: bytes.split tests every byte in a loop
+    of its own, which cost more than the scan of the events themselves in ``filter``."""
+    cdef const char* p = PyBytes_AS_STRING(chunk)
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(chunk), i = 0, j
+    cdef const char* newline
+    cdef list out = []
+    while True:
+        newline = <const char*>memchr(p + i, 10, <size_t>(n - i))
+        if newline == NULL:
+            out.append(PyBytes_FromStringAndSize(p + i, n - i))
+            return out
+        j = newline - p
+        out.append(PyBytes_FromStringAndSize(p + i, j - i))
+        i = j + 1

@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from _fastmatch import Scanner
+from _fastmatch import Scanner, split_lines
 from pipeline.model import decode_str
 
 from .helpers import event, line
@@ -169,3 +171,9 @@ def test_managed_fields_are_cut_in_lists_and_tables_without_the_reference() -> N
     out = json.loads(scanned.render(3, True, None, None, reference))
     assert [item["metadata"] for item in out["responseObject"]["items"]] == [{"name": f"p{i}"} for i in range(3)]
     assert out["requestObject"]["rows"][0]["object"]["metadata"] == {"uid": "u"}
+
+
+@given(st.lists(st.sampled_from([b"\n", b"a", b"\x00", b"\xff", b"{}", b"x" * 40]), max_size=60).map(b"".join))
+def test_split_lines_is_bytes_split(chunk: bytes) -> None:
+    assert split_lines is not None
+    assert split_lines(chunk) == chunk.split(b"\n")

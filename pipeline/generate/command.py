@@ -8,7 +8,6 @@ line on stderr, everything generated so far written or delivered).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import math
 import os
@@ -229,6 +228,9 @@ def _to_kafka(
     stop: StopRequest,
     max_bytes: int,
 ) -> int:
+    # Imported here: every command loads this module, and only this one needs an event loop.
+    import asyncio
+
     from .kafka_output import DeliveryError, KafkaTarget, produce_records
 
     target = KafkaTarget(args.kafka_bootstrap, args.topic, args.compression, max_bytes)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import BinaryIO
 
+import _fastmatch
+
 from ..errors import PipelineError
 
 CHUNK_BYTES = 1 << 20
@@ -54,6 +56,14 @@ class TooLarge:
 Line = bytes | TooLarge
 
 
+def _split_plain(chunk: bytes) -> list[bytes]:
+    return chunk.split(b"\n")
+
+
+# The compiled one finds newlines with memchr, a few times faster on events of kilobytes.
+split_lines = _fastmatch.split_lines or _split_plain
+
+
 class LineSplitter:
     """Cut chunks of bytes into lines of at most ``max_bytes``.
 
@@ -78,7 +88,7 @@ class LineSplitter:
                 return []
             self._skipping = False
             chunk = chunk[end + 1 :]
-        parts = chunk.split(b"\n")
+        parts = split_lines(chunk)
         tail = parts.pop()  # the unfinished line (b"" after a newline)
         out: list[Line] = []
         limit = self._max
