@@ -73,8 +73,9 @@ cdef extern from *:
         case 1: LOOP(AP_VE1, AP_E1) break; case 2: LOOP(AP_VE2, AP_E2) break; \
         case 3: LOOP(AP_VE3, AP_E3) break; case 4: LOOP(AP_VE4, AP_E4) break; \
         case 5: LOOP(AP_VE5, AP_E5) break; default: LOOP(AP_VE6, AP_E6) break; }
-    /* Built twice on x86-64 Linux (AVX2 and the baseline), chosen once at load. */
-    #if defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
+    /* Built twice on x86-64 with glibc (AVX2 and the baseline), chosen once at
+       load by an ifunc; musl and other libcs have no ifunc, so one build there. */
+    #if defined(__x86_64__) && defined(__GLIBC__) && !defined(__clang__)
     #define AP_CLONES __attribute__((target_clones("avx2", "default")))
     #else
     #define AP_CLONES

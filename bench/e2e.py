@@ -30,6 +30,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -243,6 +244,8 @@ def main() -> None:
         asyncio.run(_forward(bootstrap, src, dst, group, args.role))
         return
 
+    if shutil.which("kcat") is None:  # it fills the input topic, as Fluent Bit's librdkafka would
+        sys.exit("bench/e2e.py needs kcat (a librdkafka client) on PATH: apt-get install kcat")
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     started = False
     if not bootstrap:
