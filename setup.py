@@ -16,8 +16,8 @@ if not os.environ.get("AUDITPIPE_NO_EXTENSIONS"):
             Extension(
                 "_fastmatch._matcher_c",
                 ["_fastmatch/_matcher_c.pyx"],
-                # -O3: the intersection's blocks of words are vectorised (at -O2, GCC 12
-                # vectorises only the cheapest loops). The .pxi files are included by the .pyx.
+                # -O3: the loops over words that are not written as vectors are vectorised
+                # too (at -O2, GCC 12 does only the cheapest). The .pxi files are included by the .pyx.
                 extra_compile_args=["-O3"],
             ),
             # The one-pass event scanner and splice (its .pxi is included by the .pyx).
